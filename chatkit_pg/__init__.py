@@ -1,0 +1,1 @@
+"""The chatkit-pg command line: wires store/, bench/, tests/, loadtest/ and reports/ together."""

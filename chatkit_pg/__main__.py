@@ -1,0 +1,3 @@
+from chatkit_pg.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of ``chatkit-pg``; see :mod:`chatkit_pg.cli`."""

@@ -1,0 +1,105 @@
+"""``chatkit-pg demo``: start a database, migrate it and drive every Store method once."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from datetime import datetime
+from typing import Any
+
+from chatkit.types import (
+    AssistantMessageContent,
+    AssistantMessageItem,
+    FileAttachment,
+    InferenceOptions,
+    ThreadMetadata,
+    UserMessageItem,
+    UserMessageTextContent,
+)
+
+from store import DEFAULT_STRATEGY, STRATEGIES, NotFoundError, PostgresStore
+from store.provision import database_name, mask_dsn, start_server
+
+from ._common import add_dsn_option
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "demo", help="start the embedded database (or --dsn), migrate it, exercise the store"
+    )
+    add_dsn_option(parser)
+    parser.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=list(STRATEGIES))
+    parser.add_argument("--messages", type=int, default=200, help="messages to append")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with start_server(dsn=args.dsn) as server:
+        print(f"database: {server.provider} at {mask_dsn(server.dsn)}")
+        return asyncio.run(_demo(server, args.strategy, args.messages))
+
+
+async def _demo(server: Any, strategy: str, messages: int) -> int:
+    dsn = await server.create_database(prefix="chatkit_demo")
+    store: PostgresStore[dict[str, str]] = PostgresStore(dsn, sort_key_strategy=strategy)
+    alice, mallory = {"user_id": "alice"}, {"user_id": "mallory"}
+    try:
+        await store.create_schema()
+        print(f"migrated; sort_key strategy: {strategy}")
+        thread = ThreadMetadata(id=store.generate_thread_id(alice), created_at=datetime.now())
+        await store.save_thread(thread, alice)
+        started = time.perf_counter()
+        for n in range(messages):
+            item: Any
+            if n % 2 == 0:
+                item = UserMessageItem(
+                    id=store.generate_item_id("message", thread, alice),
+                    thread_id=thread.id,
+                    created_at=datetime.now(),
+                    content=[UserMessageTextContent(text=f"question {n}")],
+                    inference_options=InferenceOptions(),
+                )
+            else:
+                item = AssistantMessageItem(
+                    id=store.generate_item_id("message", thread, alice),
+                    thread_id=thread.id,
+                    created_at=datetime.now(),
+                    content=[AssistantMessageContent(text=f"answer {n} " * 20)],
+                )
+            await store.add_thread_item(thread.id, item, alice)
+        elapsed = time.perf_counter() - started
+        print(
+            f"appended {messages} items in {elapsed:.2f} s "
+            f"({messages / elapsed:,.0f} adds/s, one writer)"
+        )
+
+        seen, after, pages = 0, None, 0
+        while True:
+            page = await store.load_thread_items(thread.id, after, 50, "desc", alice)
+            seen, pages = seen + len(page.data), pages + 1
+            if not page.has_more:
+                break
+            after = page.after
+        print(f"paged back through {seen} items in {pages} keyset pages")
+
+        attachment = FileAttachment(
+            id=store.generate_attachment_id("text/plain", alice),
+            name="notes.txt",
+            mime_type="text/plain",
+            thread_id=thread.id,
+        )
+        await store.save_attachment(attachment, alice)
+        assert await store.load_attachment(attachment.id, alice) == attachment
+        try:
+            await store.load_thread(thread.id, mallory)
+            print("ISOLATION BROKEN: another user read the thread")
+            return 1
+        except NotFoundError:
+            print("another user gets NotFoundError for alice's thread")
+        await store.delete_thread(thread.id, alice)
+        print("deleted the thread; its items and attachments went with it")
+        return 0 if seen == messages else 1
+    finally:
+        await store.close()
+        await server.drop_database(database_name(dsn))

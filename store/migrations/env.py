@@ -1,0 +1,55 @@
+"""Alembic environment for the chatkit-pg schema.
+
+The store runs migrations itself (``PostgresStore.create_schema`` and ``chatkit-pg migrate``)
+and hands a connection in through ``config.attributes["connection"]``. Running the
+``alembic`` command directly works too: it reads ``sqlalchemy.url`` (or CHATKIT_PG_DSN).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from store.migrate import VERSION_TABLE
+
+config = context.config
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=None,
+        version_table=VERSION_TABLE,
+        transactional_ddl=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_standalone() -> None:
+    from store.engine import PoolOptions, create_engine
+
+    url = config.get_main_option("sqlalchemy.url") or os.environ.get("CHATKIT_PG_DSN", "")
+    engine = create_engine(url, PoolOptions(pool_size=1, max_overflow=0))
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_run)
+    finally:
+        await engine.dispose()
+
+
+if context.is_offline_mode():
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        literal_binds=True,
+        version_table=VERSION_TABLE,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+elif (connection := config.attributes.get("connection")) is not None:
+    _run(connection)
+else:
+    asyncio.run(_run_standalone())

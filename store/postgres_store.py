@@ -1,0 +1,441 @@
+"""``PostgresStore``: the ChatKit ``Store`` on PostgreSQL.
+
+SQLAlchemy provides the engine, the pool and the migrations; each Store call checks out a
+pooled connection and runs its one statement (see :mod:`store.sql`) on the asyncpg
+connection underneath, because SQLAlchemy's per-statement overhead (~0.45 ms here) would
+otherwise cost more than the database does.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
+
+import asyncpg
+from chatkit.store import Store, StoreItemType
+from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
+from pydantic import TypeAdapter
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from . import migrate, sql
+from .engine import PoolOptions, async_url, create_engine
+from .errors import NotFoundError, StoreUnavailableError
+from .strategies import (
+    DEFAULT_STRATEGY,
+    AllocationCounters,
+    RaceHook,
+    SortKeyStrategy,
+    strategy_class,
+)
+
+TContext = TypeVar("TContext")
+
+DEFAULT_PAGE_LIMIT_MAX: Final = 1000
+DEFAULT_MAX_DOCUMENT_BYTES: Final = 16 * 1024 * 1024
+MAX_ID_BYTES: Final = 1024  # also a CHECK constraint in the schema
+
+# The SDK's prefixes (chatkit.store._ID_PREFIXES) with 96 random bits instead of 32.
+ID_PREFIXES: Final[dict[str, str]] = {
+    "thread": "thr",
+    "message": "msg",
+    "tool_call": "tc",
+    "workflow": "wf",
+    "task": "tsk",
+    "attachment": "atc",
+    "sdk_hidden_context": "shcx",
+}
+ID_RANDOM_BYTES: Final = 12
+
+_THREAD: Final = TypeAdapter(ThreadMetadata)
+_ITEM: Final = TypeAdapter(ThreadItem)
+_ATTACHMENT: Final = TypeAdapter(Attachment)
+
+# Errors after which a pooled connection must not be reused.
+_CONNECTION_LOST = (
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CannotConnectNowError,
+    ConnectionError,
+    OSError,
+)
+
+
+def default_user_id(context: Any) -> str:
+    """Owner of a request: ``context["user_id"]`` or ``context.user_id``.
+
+    Raises:
+        ValueError: the context carries no user id.
+    """
+    if isinstance(context, Mapping):
+        user_id = context.get("user_id")
+    else:
+        user_id = getattr(context, "user_id", None)
+    if user_id is None or user_id == "":
+        raise ValueError(
+            f"cannot tell the owner of this request: the context ({type(context).__name__}) has "
+            "no 'user_id'. Pass a mapping with 'user_id', an object with a .user_id attribute, "
+            "or PostgresStore(..., user_id=lambda context: ...)."
+        )
+    return str(user_id)
+
+
+def _utc(value: datetime) -> datetime:
+    # Ordering column only; the document keeps the caller's exact value.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class PostgresStore(Store[TContext]):
+    """A ChatKit ``Store`` backed by PostgreSQL.
+
+    Args:
+        url_or_engine: a ``postgresql://`` / ``postgresql+asyncpg://`` URL (unix-socket form
+            ``postgresql://user@/db?host=/dir`` included), or an ``AsyncEngine`` the caller
+            owns and disposes.
+        sort_key_strategy: name from :data:`store.strategies.STRATEGIES`.
+        user_id: ``callable(context) -> owner id``; default :func:`default_user_id`.
+        max_page_size: larger page limits are capped to this.
+        max_document_bytes: a thread, item or attachment whose JSON is larger is rejected
+            with ``ValueError`` before anything is written.
+        race_hook: test hook awaited at each strategy's read-then-write point.
+        **pool_options: :class:`store.engine.PoolOptions` fields, for a URL only.
+    """
+
+    def __init__(
+        self,
+        url_or_engine: str | AsyncEngine,
+        *,
+        sort_key_strategy: str = DEFAULT_STRATEGY,
+        user_id: Callable[[TContext], str] | None = None,
+        max_page_size: int = DEFAULT_PAGE_LIMIT_MAX,
+        max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+        race_hook: RaceHook | None = None,
+        **pool_options: Any,
+    ) -> None:
+        if isinstance(url_or_engine, AsyncEngine):
+            if pool_options:
+                raise TypeError("pool options apply only when the store creates the engine")
+            self._engine: AsyncEngine | None = url_or_engine
+            self._owns_engine = False
+            self._url: str | None = None
+        elif isinstance(url_or_engine, str):
+            self._engine = None
+            self._owns_engine = True
+            self._url = url_or_engine
+            self._pool_options = PoolOptions.from_kwargs(pool_options)
+            async_url(url_or_engine)  # a bad URL fails here, not on first use
+        else:
+            raise TypeError(
+                f"url_or_engine must be a PostgreSQL URL or an AsyncEngine, "
+                f"not {type(url_or_engine).__name__}"
+            )
+        if max_page_size < 1:
+            raise ValueError("max_page_size must be at least 1")
+        self.counters = AllocationCounters()
+        self.strategy: SortKeyStrategy = strategy_class(sort_key_strategy)(self.counters, race_hook)
+        self._user_id = user_id or default_user_id
+        self.max_page_size = max_page_size
+        self.max_document_bytes = max_document_bytes
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine, created on first use (creating it connects nothing)."""
+        if self._engine is None:
+            # No await between the check and the assignment: concurrent first users of one
+            # store cannot create two engines (two pools).
+            assert self._url is not None
+            self._engine = create_engine(self._url, self._pool_options)
+        return self._engine
+
+    @property
+    def sort_key_strategy(self) -> str:
+        return self.strategy.name
+
+    async def create_schema(self) -> None:
+        """Upgrade the database to the newest migration (idempotent, concurrency-safe)."""
+        await migrate.upgrade(self.engine)
+
+    async def close(self) -> None:
+        """Dispose the engine if the store created it; a caller's engine is left alone."""
+        if self._owns_engine and self._engine is not None:
+            engine, self._engine = self._engine, None
+            await engine.dispose()
+
+    async def __aenter__(self) -> PostgresStore[TContext]:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled asyncpg connection, returned to the pool afterwards.
+
+        A connection whose socket the server closed (restart, idle kill) is discarded and
+        replaced before use; one that breaks during use is invalidated, not pooled again.
+        """
+        conn = await self._checkout()
+        try:
+            raw = await conn.get_raw_connection()
+            driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+            try:
+                yield driver
+            except _CONNECTION_LOST as exc:
+                await conn.invalidate(exc)
+                raise StoreUnavailableError(f"database connection lost: {exc}") from exc
+        finally:
+            await conn.close()
+
+    async def _checkout(self) -> AsyncConnection:
+        engine = self.engine
+        pool_size = engine.sync_engine.pool.size()
+        for _ in range(pool_size + 2):
+            try:
+                conn = await engine.connect()
+            except sa_exc.TimeoutError as exc:
+                raise StoreUnavailableError(
+                    f"no database connection became free within the pool timeout: {exc}"
+                ) from exc
+            except (sa_exc.DBAPIError, *_CONNECTION_LOST) as exc:
+                raise StoreUnavailableError(f"cannot connect to the database: {exc}") from exc
+            raw = await conn.get_raw_connection()
+            if not raw.driver_connection.is_closed():  # type: ignore[union-attr]
+                return conn
+            await conn.invalidate()
+            await conn.close()
+        raise StoreUnavailableError("every pooled connection was closed by the server")
+
+    # -- ids and context --------------------------------------------------------------------
+
+    def generate_thread_id(self, context: TContext) -> str:
+        return f"thr_{secrets.token_hex(ID_RANDOM_BYTES)}"
+
+    def generate_item_id(
+        self, item_type: StoreItemType, thread: ThreadMetadata, context: TContext
+    ) -> str:
+        return f"{ID_PREFIXES[item_type]}_{secrets.token_hex(ID_RANDOM_BYTES)}"
+
+    def generate_attachment_id(self, mime_type: str, context: TContext) -> str:
+        """Id for an attachment (used by attachment stores that delegate to this store)."""
+        return f"atc_{secrets.token_hex(ID_RANDOM_BYTES)}"
+
+    def _owner(self, context: TContext) -> str:
+        owner = self._user_id(context)
+        if not isinstance(owner, str) or not owner:
+            raise ValueError(f"user_id(context) must return a non-empty str, got {owner!r}")
+        return _checked_id("user_id", owner)
+
+    def _document(self, what: str, payload: bytes) -> str:
+        if len(payload) > self.max_document_bytes:
+            raise ValueError(
+                f"{what} is {len(payload):,} bytes of JSON, above this store's limit of "
+                f"{self.max_document_bytes:,} (max_document_bytes); nothing was written"
+            )
+        return payload.decode()
+
+    def _item_params(self, thread_id: str, item: ThreadItem, context: TContext) -> tuple[Any, ...]:
+        owner = self._owner(context)
+        _checked_id("thread_id", thread_id)
+        _checked_id("item id", item.id)
+        data = self._document(f"item {item.id!r}", _dump(_ITEM, item, f"item {item.id!r}"))
+        return (thread_id, owner, item.id, item.type, _utc(item.created_at), data)
+
+    # -- threads ------------------------------------------------------------------------------
+
+    async def load_thread(self, thread_id: str, context: TContext) -> ThreadMetadata:
+        owner = self._owner(context)
+        async with self.connection() as conn:
+            data = await conn.fetchval(sql.SELECT_THREAD_SQL, thread_id, owner)
+        if data is None:
+            raise NotFoundError(f"thread {thread_id!r} not found")
+        return _THREAD.validate_json(data)
+
+    async def save_thread(self, thread: ThreadMetadata, context: TContext) -> None:
+        owner = self._owner(context)
+        _checked_id("thread id", thread.id)
+        # Dumped as ThreadMetadata even when a full Thread (with items) is passed.
+        data = self._document(
+            f"thread {thread.id!r}", _dump(_THREAD, thread, f"thread {thread.id!r}")
+        )
+        async with self.connection() as conn:
+            saved = await conn.fetchval(
+                sql.UPSERT_THREAD_SQL, thread.id, owner, _utc(thread.created_at), data
+            )
+        if saved is None:
+            # The id belongs to another user: refuse without saying so.
+            raise NotFoundError(f"thread {thread.id!r} not found")
+
+    async def load_threads(
+        self,
+        limit: int,
+        after: str | None,
+        order: str,
+        context: TContext,
+    ) -> Page[ThreadMetadata]:
+        owner = self._owner(context)
+        fetch = self._page_fetch_size(limit, order)
+        async with self.connection() as conn:
+            if after is None:
+                rows = await conn.fetch(sql.SELECT_THREADS_FIRST_PAGE_SQL[order], owner, fetch)
+            else:
+                rows = await conn.fetch(
+                    sql.SELECT_THREADS_NEXT_PAGE_SQL[order], owner, fetch, after
+                )
+        return _page(rows, fetch, _THREAD, after, f"thread {after!r}")
+
+    async def delete_thread(self, thread_id: str, context: TContext) -> None:
+        owner = self._owner(context)
+        async with self.connection() as conn:
+            deleted = await conn.fetchval(sql.DELETE_THREAD_SQL, thread_id, owner)
+        if deleted is None:
+            raise NotFoundError(f"thread {thread_id!r} not found")
+
+    # -- thread items ---------------------------------------------------------------------------
+
+    async def load_thread_items(
+        self,
+        thread_id: str,
+        after: str | None,
+        limit: int,
+        order: str,
+        context: TContext,
+    ) -> Page[ThreadItem]:
+        owner = self._owner(context)
+        fetch = self._page_fetch_size(limit, order)
+        async with self.connection() as conn:
+            if after is None:
+                rows = await conn.fetch(
+                    sql.SELECT_ITEMS_FIRST_PAGE_SQL[order], thread_id, owner, fetch
+                )
+            else:
+                rows = await conn.fetch(
+                    sql.SELECT_ITEMS_NEXT_PAGE_SQL[order], thread_id, owner, fetch, after
+                )
+        return _page(rows, fetch, _ITEM, after, f"item {after!r} in thread {thread_id!r}")
+
+    async def add_thread_item(self, thread_id: str, item: ThreadItem, context: TContext) -> None:
+        params = self._item_params(thread_id, item, context)
+        async with self.connection() as conn:
+            await _foreign_key_is_not_found(self.strategy.add(conn, params), thread_id)
+
+    async def save_item(self, thread_id: str, item: ThreadItem, context: TContext) -> None:
+        params = self._item_params(thread_id, item, context)
+        async with self.connection() as conn:
+            await _foreign_key_is_not_found(self.strategy.save(conn, params), thread_id)
+
+    async def load_item(self, thread_id: str, item_id: str, context: TContext) -> ThreadItem:
+        owner = self._owner(context)
+        async with self.connection() as conn:
+            data = await conn.fetchval(sql.SELECT_ITEM_SQL, thread_id, owner, item_id)
+        if data is None:
+            raise NotFoundError(f"item {item_id!r} not found in thread {thread_id!r}")
+        return _ITEM.validate_json(data)
+
+    async def delete_thread_item(self, thread_id: str, item_id: str, context: TContext) -> None:
+        owner = self._owner(context)
+        async with self.connection() as conn:
+            row = await conn.fetchrow(sql.DELETE_ITEM_SQL, thread_id, owner, item_id)
+        assert row is not None
+        if not row["thread_found"]:
+            raise NotFoundError(f"thread {thread_id!r} not found")
+
+    # -- attachments ------------------------------------------------------------------------------
+
+    async def save_attachment(self, attachment: Attachment, context: TContext) -> None:
+        owner = self._owner(context)
+        _checked_id("attachment id", attachment.id)
+        what = f"attachment {attachment.id!r}"
+        data = self._document(what, _dump(_ATTACHMENT, attachment, what))
+        async with self.connection() as conn:
+            try:
+                saved = await conn.fetchval(
+                    sql.UPSERT_ATTACHMENT_SQL, attachment.id, owner, attachment.thread_id, data
+                )
+            except asyncpg.ForeignKeyViolationError as exc:
+                raise NotFoundError(f"thread {attachment.thread_id!r} not found") from exc
+        if saved is None:
+            raise NotFoundError(
+                f"attachment {attachment.id!r} or its thread {attachment.thread_id!r} not found"
+            )
+
+    async def load_attachment(self, attachment_id: str, context: TContext) -> Attachment:
+        owner = self._owner(context)
+        async with self.connection() as conn:
+            data = await conn.fetchval(sql.SELECT_ATTACHMENT_SQL, attachment_id, owner)
+        if data is None:
+            raise NotFoundError(f"attachment {attachment_id!r} not found")
+        return _ATTACHMENT.validate_json(data)
+
+    async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
+        owner = self._owner(context)
+        async with self.connection() as conn:
+            deleted = await conn.fetchval(sql.DELETE_ATTACHMENT_SQL, attachment_id, owner)
+        if deleted is None:
+            raise NotFoundError(f"attachment {attachment_id!r} not found")
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _page_fetch_size(self, limit: int, order: str) -> int:
+        if order not in sql.DIRECTIONS:
+            raise ValueError(f"order must be 'asc' or 'desc', got {order!r}")
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ValueError(f"limit must be a positive integer, got {limit!r}")
+        # One extra row tells whether another page exists.
+        return min(limit, self.max_page_size) + 1
+
+
+_T = TypeVar("_T")
+
+
+def _checked_id(what: str, value: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} contains a lone UTF-16 surrogate, which is not text") from None
+    if len(encoded) > MAX_ID_BYTES:
+        raise ValueError(f"{what} is longer than {MAX_ID_BYTES} bytes of UTF-8")
+    if "\x00" in value:
+        raise ValueError(f"{what} must not contain NUL characters")
+    return value
+
+
+def _dump(adapter: TypeAdapter[Any], value: Any, what: str) -> bytes:
+    try:
+        return adapter.dump_json(value)
+    except (ValueError, TypeError) as exc:
+        # e.g. lone UTF-16 surrogates, which JSON text in UTF-8 cannot carry.
+        raise ValueError(f"{what} cannot be stored as JSON: {exc}") from exc
+
+
+def _page(
+    rows: list[asyncpg.Record],
+    fetch: int,
+    adapter: TypeAdapter[_T],
+    after: str | None,
+    cursor_name: str,
+) -> Page[_T]:
+    if after is not None and (not rows or not rows[0]["cursor_found"]):
+        raise NotFoundError(f"cursor {cursor_name} not found")
+    documents = [row["data"] for row in rows if row["data"] is not None]
+    has_more = len(documents) == fetch
+    data = [adapter.validate_json(doc) for doc in documents[: fetch - 1]]
+    last_id = getattr(data[-1], "id", None) if data else None
+    return Page(data=data, has_more=has_more, after=last_id if has_more else None)
+
+
+async def _foreign_key_is_not_found(call: Any, thread_id: str) -> None:
+    # The thread can be deleted between our ownership check and the insert's foreign-key
+    # check; that append lost the race and the thread is gone.
+    try:
+        await call
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise NotFoundError(f"thread {thread_id!r} not found (deleted concurrently)") from exc

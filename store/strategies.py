@@ -1,0 +1,251 @@
+"""Sort-key allocation strategies: the one place that defines them.
+
+Every strategy turns "append this item to that thread" into SQL on one asyncpg connection
+and returns the ``sort_key`` it wrote. They differ in round trips, in what they lock, and
+in what they promise; the promises are data (:class:`Guarantees`) so that tests, benchmarks
+and reports read them from here instead of keeping their own lists.
+
+A test hook (:data:`RaceHook`) is awaited at the dangerous moment of each strategy: after
+the next key was read and before it is written (two-step strategies, inside their
+transaction and after any lock), or just before the single statement that does both.
+A barrier there forces "every writer reads before any writer inserts" on every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final
+
+import asyncpg
+
+from . import sql
+from .errors import ItemExistsError, NotFoundError, SortKeyConflictError
+
+RaceHook = Callable[[str, str], Awaitable[None]]
+"""``await hook(thread_id, item_id)`` at the strategy's read-then-write point."""
+
+# Parameters shared by every item statement, in sql.py's order:
+# (thread_id, user_id, item_id, type, created_at, data)
+ItemParams = tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class Guarantees:
+    """What a strategy promises about the keys of one thread.
+
+    Attributes:
+        race_free: concurrent appends never produce duplicate keys or failed adds.
+        gapless: appends produce 1, 2, 3, ... with no holes (deletes aside).
+        commit_order: a key is visible only after every smaller key of the thread is, so a
+            reader paging forward never skips an item that commits late.
+        retries: the strategy may retry a statement internally.
+    """
+
+    race_free: bool
+    gapless: bool
+    commit_order: bool
+    retries: bool
+
+
+@dataclass
+class AllocationCounters:
+    """Counters a store keeps across calls; benchmarks and the race matrix report them."""
+
+    retries: int = 0
+    conflicts: int = 0
+
+
+class SortKeyStrategy:
+    """Base class: one instance per store; stateless apart from shared counters."""
+
+    name: str = ""
+    description: str = ""
+    guarantees: Guarantees
+
+    def __init__(self, counters: AllocationCounters, hook: RaceHook | None = None) -> None:
+        self.counters = counters
+        self.hook = hook
+
+    async def add(self, conn: asyncpg.Connection, params: ItemParams) -> int:
+        """Insert a new item (duplicate id: :class:`ItemExistsError`) and return its key."""
+        raise NotImplementedError
+
+    async def save(self, conn: asyncpg.Connection, params: ItemParams) -> int:
+        """Upsert an item: update in place keeping its key, or append it."""
+        raise NotImplementedError
+
+    async def _race_point(self, params: ItemParams) -> None:
+        if self.hook is not None:
+            await self.hook(str(params[0]), str(params[2]))
+
+
+def _owned(row: asyncpg.Record | None, params: ItemParams) -> int:
+    if row is None:
+        raise NotFoundError(f"thread {params[0]!r} not found")
+    return int(row[0])
+
+
+def _translate_unique(exc: asyncpg.UniqueViolationError, params: ItemParams) -> Exception:
+    if exc.constraint_name == sql.ITEMS_PRIMARY_KEY:
+        return ItemExistsError(
+            f"item {params[2]!r} already exists in thread {params[0]!r}; use save_item to update it"
+        )
+    return exc
+
+
+class CounterStrategy(SortKeyStrategy):
+    name = "counter"
+    description = "per-thread counter bumped and item inserted in one statement (default)"
+    guarantees = Guarantees(race_free=True, gapless=True, commit_order=True, retries=False)
+
+    async def add(self, conn: asyncpg.Connection, params: ItemParams) -> int:
+        await self._race_point(params)
+        try:
+            return _owned(await conn.fetchrow(sql.ADD_ITEM_COUNTER_SQL, *params), params)
+        except asyncpg.UniqueViolationError as exc:
+            raise _translate_unique(exc, params) from exc
+
+    async def save(self, conn: asyncpg.Connection, params: ItemParams) -> int:
+        await self._race_point(params)
+        return _owned(await conn.fetchrow(sql.UPSERT_ITEM_COUNTER_SQL, *params), params)
+
+
+class _TwoStepStrategy(SortKeyStrategy):
+    """BEGIN; [lock]; read max()+1; <race point>; INSERT; COMMIT."""
+
+    lock_sql: str | None = None
+    lock_param_count: int = 0  # leading item parameters the lock statement takes
+
+    async def _two_step(self, conn: asyncpg.Connection, params: ItemParams, write_sql: str) -> int:
+        async with conn.transaction():
+            if self.lock_sql is not None:
+                await conn.execute(self.lock_sql, *params[: self.lock_param_count])
+            next_key = _owned(
+                await conn.fetchrow(sql.SELECT_NEXT_SORT_KEY_SQL, *params[:2]), params
+            )
+            await self._race_point(params)
+            row = await conn.fetchrow(write_sql, params[0], params[2], next_key, *params[3:])
+            assert row is not None
+            return int(row[0])
+
+    async def add(self, conn: asyncpg.Connection, params: ItemParams) -> int:
+        try:
+            return await self._two_step(conn, params, sql.INSERT_ITEM_SQL)
+        except asyncpg.UniqueViolationError as exc:
+            raise self._conflict(exc, params) from exc
+
+    async def save(self, conn: asyncpg.Connection, params: ItemParams) -> int:
+        try:
+            return await self._two_step(conn, params, sql.UPSERT_ITEM_SQL)
+        except asyncpg.UniqueViolationError as exc:
+            raise self._conflict(exc, params) from exc
+
+    def _conflict(self, exc: asyncpg.UniqueViolationError, params: ItemParams) -> Exception:
+        translated = _translate_unique(exc, params)
+        if translated is exc and exc.constraint_name == sql.ITEMS_SORT_KEY_UNIQUE:
+            self.counters.conflicts += 1
+            return SortKeyConflictError(
+                f"{self.name}: another writer took the same sort_key in thread {params[0]!r}"
+            )
+        return translated
+
+
+class NaiveMaxStrategy(_TwoStepStrategy):
+    name = "naive_max"
+    description = "SELECT max()+1 then INSERT, no lock: the racy baseline (benchmarks only)"
+    guarantees = Guarantees(race_free=False, gapless=False, commit_order=False, retries=False)
+
+
+class LockedMaxStrategy(_TwoStepStrategy):
+    name = "locked_max"
+    description = "lock the thread row (FOR UPDATE), then max()+1 and INSERT"
+    guarantees = Guarantees(race_free=True, gapless=True, commit_order=True, retries=False)
+    lock_sql = sql.LOCK_THREAD_ROW_SQL
+    lock_param_count = 2
+
+
+class AdvisoryStrategy(_TwoStepStrategy):
+    name = "advisory"
+    description = "transaction advisory lock on the thread id, then max()+1 and INSERT"
+    guarantees = Guarantees(race_free=True, gapless=True, commit_order=True, retries=False)
+    lock_sql = sql.LOCK_THREAD_ADVISORY_SQL
+    lock_param_count = 1
+
+
+class UniqueRetryStrategy(SortKeyStrategy):
+    name = "unique_retry"
+    description = "max()+1 and INSERT in one statement under UNIQUE (thread_id, sort_key), retried"
+    # A writer only computes key k+1 after k is committed (it either saw k or blocked on k's
+    # unique-index entry), so commit order holds; deletes of the newest item re-use its key.
+    guarantees = Guarantees(race_free=True, gapless=True, commit_order=True, retries=True)
+    max_attempts: Final = 64
+
+    async def add(self, conn: asyncpg.Connection, params: ItemParams) -> int:
+        return await self._retrying(conn, params, sql.ADD_ITEM_MAX_SQL)
+
+    async def save(self, conn: asyncpg.Connection, params: ItemParams) -> int:
+        return await self._retrying(conn, params, sql.UPSERT_ITEM_MAX_SQL)
+
+    async def _retrying(self, conn: asyncpg.Connection, params: ItemParams, statement: str) -> int:
+        await self._race_point(params)
+        for attempt in range(self.max_attempts):
+            try:
+                return _owned(await conn.fetchrow(statement, *params), params)
+            except asyncpg.UniqueViolationError as exc:
+                translated = _translate_unique(exc, params)
+                if translated is not exc or exc.constraint_name != sql.ITEMS_SORT_KEY_UNIQUE:
+                    raise translated from exc
+                self.counters.conflicts += 1
+                if attempt + 1 < self.max_attempts:
+                    self.counters.retries += 1
+                    # Tiny jittered pause so losers of one round do not collide again.
+                    await asyncio.sleep(random.uniform(0, 0.0005 * (attempt + 1)))
+        raise SortKeyConflictError(
+            f"unique_retry: no free sort_key in thread {params[0]!r} after "
+            f"{self.max_attempts} attempts"
+        )
+
+
+class SequenceStrategy(SortKeyStrategy):
+    name = "sequence"
+    description = "one global identity sequence: unique, lock-free, not commit-ordered"
+    guarantees = Guarantees(race_free=True, gapless=False, commit_order=False, retries=False)
+
+    async def add(self, conn: asyncpg.Connection, params: ItemParams) -> int:
+        await self._race_point(params)
+        try:
+            return _owned(await conn.fetchrow(sql.ADD_ITEM_SEQUENCE_SQL, *params), params)
+        except asyncpg.UniqueViolationError as exc:
+            raise _translate_unique(exc, params) from exc
+
+    async def save(self, conn: asyncpg.Connection, params: ItemParams) -> int:
+        await self._race_point(params)
+        return _owned(await conn.fetchrow(sql.UPSERT_ITEM_SEQUENCE_SQL, *params), params)
+
+
+STRATEGIES: Final[dict[str, type[SortKeyStrategy]]] = {
+    cls.name: cls
+    for cls in (
+        CounterStrategy,
+        LockedMaxStrategy,
+        AdvisoryStrategy,
+        UniqueRetryStrategy,
+        SequenceStrategy,
+        NaiveMaxStrategy,
+    )
+}
+DEFAULT_STRATEGY: Final = "counter"
+SAFE_STRATEGIES: Final = tuple(n for n, c in STRATEGIES.items() if c.guarantees.race_free)
+
+
+def strategy_class(name: str) -> type[SortKeyStrategy]:
+    """Look up a strategy by name, with an error that lists the valid names."""
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown sort_key_strategy {name!r}; choose one of {', '.join(STRATEGIES)}"
+        ) from None

@@ -1,8 +1,10 @@
 """``chatkit-pg``: one entry point, one module per subcommand.
 
-Each subcommand lives in ``chatkit_pg/commands/<name>.py`` and exposes
-``register(subparsers) -> None``, which adds its parser and sets ``func`` to a callable
-``(args) -> int``. Nothing imports this module; it only wires the rooms together.
+Each subcommand lives in ``chatkit_pg/commands/<name>.py`` (found by discovery, so adding
+a command touches no other file) and exposes ``register(subparsers) -> None``, which adds
+its parser and sets ``func`` to a callable ``(args) -> int``; an optional module-level
+``ORDER`` integer sorts ``--help``. Nothing imports this module; it only wires the rooms
+together.
 """
 
 from __future__ import annotations
@@ -10,11 +12,21 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import pkgutil
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
-# Order is the order of `chatkit-pg --help`.
-COMMANDS = ("demo", "migrate")
+from chatkit_pg import commands
+
+
+def _command_modules() -> list[ModuleType]:
+    modules = [
+        importlib.import_module(f"{commands.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(commands.__path__)
+        if not info.name.startswith("_")
+    ]
+    return sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"chatkit_pg.commands.{name}").register(subparsers)
+    for module in _command_modules():
+        module.register(subparsers)
     return parser
 
 

@@ -23,6 +23,8 @@ from store.provision import database_name, mask_dsn, start_server
 
 from ._common import add_dsn_option
 
+ORDER = 80  # after the harness commands
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(

@@ -11,6 +11,8 @@ from store.provision import DSN_ENV, mask_dsn
 
 from ._common import add_dsn_option
 
+ORDER = 90
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(

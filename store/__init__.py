@@ -7,7 +7,14 @@ await store.create_schema()
 """
 
 from .engine import PoolOptions
-from .errors import ItemExistsError, NotFoundError, SortKeyConflictError, StoreUnavailableError
+from .errors import (
+    ItemExistsError,
+    NotFoundError,
+    SortKeyConflictError,
+    StoreTimeoutError,
+    StoreUnavailableError,
+    TransientConflictError,
+)
 from .postgres_store import PostgresStore, default_user_id
 from .strategies import DEFAULT_STRATEGY, SAFE_STRATEGIES, STRATEGIES
 
@@ -20,6 +27,8 @@ __all__ = [
     "PoolOptions",
     "PostgresStore",
     "SortKeyConflictError",
+    "StoreTimeoutError",
     "StoreUnavailableError",
+    "TransientConflictError",
     "default_user_id",
 ]

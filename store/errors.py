@@ -6,7 +6,9 @@ __all__ = [
     "ItemExistsError",
     "NotFoundError",
     "SortKeyConflictError",
+    "StoreTimeoutError",
     "StoreUnavailableError",
+    "TransientConflictError",
 ]
 
 
@@ -24,3 +26,11 @@ class SortKeyConflictError(RuntimeError):
 
 class StoreUnavailableError(RuntimeError):
     """The database could not be reached, or no pooled connection became free in time."""
+
+
+class StoreTimeoutError(TimeoutError):
+    """The database cancelled a statement (``statement_timeout``); nothing was written."""
+
+
+class TransientConflictError(RuntimeError):
+    """Serialization failures or deadlocks (40001/40P01) persisted through every retry."""

@@ -8,8 +8,10 @@ otherwise cost more than the database does.
 
 from __future__ import annotations
 
+import asyncio
+import random
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
@@ -23,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import migrate, sql
 from .engine import PoolOptions, async_url, create_engine
-from .errors import NotFoundError, StoreUnavailableError
+from .errors import NotFoundError, StoreTimeoutError, StoreUnavailableError, TransientConflictError
 from .strategies import (
     DEFAULT_STRATEGY,
     AllocationCounters,
@@ -33,10 +35,12 @@ from .strategies import (
 )
 
 TContext = TypeVar("TContext")
+_T = TypeVar("_T")
 
 DEFAULT_PAGE_LIMIT_MAX: Final = 1000
 DEFAULT_MAX_DOCUMENT_BYTES: Final = 16 * 1024 * 1024
 MAX_ID_BYTES: Final = 1024  # also a CHECK constraint in the schema
+DEFAULT_TRANSIENT_RETRIES: Final = 5
 
 # The SDK's prefixes (chatkit.store._ID_PREFIXES) with 96 random bits instead of 32.
 ID_PREFIXES: Final[dict[str, str]] = {
@@ -53,6 +57,10 @@ ID_RANDOM_BYTES: Final = 12
 _THREAD: Final = TypeAdapter(ThreadMetadata)
 _ITEM: Final = TypeAdapter(ThreadItem)
 _ATTACHMENT: Final = TypeAdapter(Attachment)
+
+# SQLSTATE 40001 / 40P01: the statement (or transaction) was rolled back whole, so running
+# it again is safe. They occur under SERIALIZABLE defaults or lock-order inversions.
+_TRANSIENT = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
 
 # Errors after which a pooled connection must not be reused.
 _CONNECTION_LOST = (
@@ -103,6 +111,8 @@ class PostgresStore(Store[TContext]):
         max_document_bytes: a thread, item or attachment whose JSON is larger is rejected
             with ``ValueError`` before anything is written.
         race_hook: test hook awaited at each strategy's read-then-write point.
+        transient_retries: attempts for a call that meets a serialization failure or
+            deadlock (40001/40P01) before :class:`~store.errors.TransientConflictError`.
         **pool_options: :class:`store.engine.PoolOptions` fields, for a URL only.
     """
 
@@ -115,6 +125,7 @@ class PostgresStore(Store[TContext]):
         max_page_size: int = DEFAULT_PAGE_LIMIT_MAX,
         max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
         race_hook: RaceHook | None = None,
+        transient_retries: int = DEFAULT_TRANSIENT_RETRIES,
         **pool_options: Any,
     ) -> None:
         if isinstance(url_or_engine, AsyncEngine):
@@ -141,6 +152,9 @@ class PostgresStore(Store[TContext]):
         self._user_id = user_id or default_user_id
         self.max_page_size = max_page_size
         self.max_document_bytes = max_document_bytes
+        if transient_retries < 1:
+            raise ValueError("transient_retries must be at least 1")
+        self.transient_retries = transient_retries
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -212,6 +226,38 @@ class PostgresStore(Store[TContext]):
             await conn.close()
         raise StoreUnavailableError("every pooled connection was closed by the server")
 
+    async def _run(
+        self, work: Callable[[asyncpg.Connection], Awaitable[_T]], *, idempotent: bool
+    ) -> _T:
+        """Run ``work`` on a pooled connection with the store's failure policy.
+
+        Serialization failures and deadlocks are retried (bounded, jittered backoff). A read
+        whose connection died is retried once on a fresh connection; a write is not, because
+        whether it committed is unknown, and the caller gets StoreUnavailableError.
+        """
+        reconnected = False
+        for attempt in range(1, self.transient_retries + 1):
+            try:
+                async with self.connection() as conn:
+                    return await work(conn)
+            except _TRANSIENT as exc:
+                if attempt == self.transient_retries:
+                    raise TransientConflictError(
+                        f"gave up after {attempt} attempts: {exc.sqlstate} {exc}"
+                    ) from exc
+                self.counters.retries += 1
+                await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
+            except StoreUnavailableError:
+                if not idempotent or reconnected:
+                    raise
+                reconnected = True
+            except asyncpg.QueryCanceledError as exc:
+                raise StoreTimeoutError(
+                    f"the database cancelled the statement ({exc}); statement_timeout reached "
+                    "or the query was cancelled. Nothing from this call was written."
+                ) from exc
+        raise AssertionError("unreachable")
+
     # -- ids and context --------------------------------------------------------------------
 
     def generate_thread_id(self, context: TContext) -> str:
@@ -251,8 +297,9 @@ class PostgresStore(Store[TContext]):
 
     async def load_thread(self, thread_id: str, context: TContext) -> ThreadMetadata:
         owner = self._owner(context)
-        async with self.connection() as conn:
-            data = await conn.fetchval(sql.SELECT_THREAD_SQL, thread_id, owner)
+        data = await self._run(
+            lambda conn: conn.fetchval(sql.SELECT_THREAD_SQL, thread_id, owner), idempotent=True
+        )
         if data is None:
             raise NotFoundError(f"thread {thread_id!r} not found")
         return _THREAD.validate_json(data)
@@ -261,13 +308,13 @@ class PostgresStore(Store[TContext]):
         owner = self._owner(context)
         _checked_id("thread id", thread.id)
         # Dumped as ThreadMetadata even when a full Thread (with items) is passed.
-        data = self._document(
-            f"thread {thread.id!r}", _dump(_THREAD, thread, f"thread {thread.id!r}")
+        what = f"thread {thread.id!r}"
+        data = self._document(what, _dump(_THREAD, thread, what))
+        params = (thread.id, owner, _utc(thread.created_at), data)
+        # An upsert of the same document is idempotent, so a lost connection may retry it.
+        saved = await self._run(
+            lambda conn: conn.fetchval(sql.UPSERT_THREAD_SQL, *params), idempotent=True
         )
-        async with self.connection() as conn:
-            saved = await conn.fetchval(
-                sql.UPSERT_THREAD_SQL, thread.id, owner, _utc(thread.created_at), data
-            )
         if saved is None:
             # The id belongs to another user: refuse without saying so.
             raise NotFoundError(f"thread {thread.id!r} not found")
@@ -281,19 +328,18 @@ class PostgresStore(Store[TContext]):
     ) -> Page[ThreadMetadata]:
         owner = self._owner(context)
         fetch = self._page_fetch_size(limit, order)
-        async with self.connection() as conn:
-            if after is None:
-                rows = await conn.fetch(sql.SELECT_THREADS_FIRST_PAGE_SQL[order], owner, fetch)
-            else:
-                rows = await conn.fetch(
-                    sql.SELECT_THREADS_NEXT_PAGE_SQL[order], owner, fetch, after
-                )
+        if after is None:
+            statement, params = sql.SELECT_THREADS_FIRST_PAGE_SQL[order], (owner, fetch)
+        else:
+            statement, params = sql.SELECT_THREADS_NEXT_PAGE_SQL[order], (owner, fetch, after)
+        rows = await self._run(lambda conn: conn.fetch(statement, *params), idempotent=True)
         return _page(rows, fetch, _THREAD, after, f"thread {after!r}")
 
     async def delete_thread(self, thread_id: str, context: TContext) -> None:
         owner = self._owner(context)
-        async with self.connection() as conn:
-            deleted = await conn.fetchval(sql.DELETE_THREAD_SQL, thread_id, owner)
+        deleted = await self._run(
+            lambda conn: conn.fetchval(sql.DELETE_THREAD_SQL, thread_id, owner), idempotent=False
+        )
         if deleted is None:
             raise NotFoundError(f"thread {thread_id!r} not found")
 
@@ -309,40 +355,45 @@ class PostgresStore(Store[TContext]):
     ) -> Page[ThreadItem]:
         owner = self._owner(context)
         fetch = self._page_fetch_size(limit, order)
-        async with self.connection() as conn:
-            if after is None:
-                rows = await conn.fetch(
-                    sql.SELECT_ITEMS_FIRST_PAGE_SQL[order], thread_id, owner, fetch
-                )
-            else:
-                rows = await conn.fetch(
-                    sql.SELECT_ITEMS_NEXT_PAGE_SQL[order], thread_id, owner, fetch, after
-                )
+        if after is None:
+            statement = sql.SELECT_ITEMS_FIRST_PAGE_SQL[order]
+            params: tuple[Any, ...] = (thread_id, owner, fetch)
+        else:
+            statement = sql.SELECT_ITEMS_NEXT_PAGE_SQL[order]
+            params = (thread_id, owner, fetch, after)
+        rows = await self._run(lambda conn: conn.fetch(statement, *params), idempotent=True)
         return _page(rows, fetch, _ITEM, after, f"item {after!r} in thread {thread_id!r}")
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: TContext) -> None:
         params = self._item_params(thread_id, item, context)
-        async with self.connection() as conn:
-            await _foreign_key_is_not_found(self.strategy.add(conn, params), thread_id)
+        await self._run(
+            lambda conn: _foreign_key_is_not_found(self.strategy.add(conn, params), thread_id),
+            idempotent=False,
+        )
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: TContext) -> None:
         params = self._item_params(thread_id, item, context)
-        async with self.connection() as conn:
-            await _foreign_key_is_not_found(self.strategy.save(conn, params), thread_id)
+        await self._run(
+            lambda conn: _foreign_key_is_not_found(self.strategy.save(conn, params), thread_id),
+            idempotent=False,
+        )
 
     async def load_item(self, thread_id: str, item_id: str, context: TContext) -> ThreadItem:
         owner = self._owner(context)
-        async with self.connection() as conn:
-            data = await conn.fetchval(sql.SELECT_ITEM_SQL, thread_id, owner, item_id)
+        data = await self._run(
+            lambda conn: conn.fetchval(sql.SELECT_ITEM_SQL, thread_id, owner, item_id),
+            idempotent=True,
+        )
         if data is None:
             raise NotFoundError(f"item {item_id!r} not found in thread {thread_id!r}")
         return _ITEM.validate_json(data)
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: TContext) -> None:
         owner = self._owner(context)
-        async with self.connection() as conn:
-            row = await conn.fetchrow(sql.DELETE_ITEM_SQL, thread_id, owner, item_id)
-        assert row is not None
+        row = await self._run(
+            lambda conn: conn.fetchrow(sql.DELETE_ITEM_SQL, thread_id, owner, item_id),
+            idempotent=False,
+        )
         if not row["thread_found"]:
             raise NotFoundError(f"thread {thread_id!r} not found")
 
@@ -353,13 +404,14 @@ class PostgresStore(Store[TContext]):
         _checked_id("attachment id", attachment.id)
         what = f"attachment {attachment.id!r}"
         data = self._document(what, _dump(_ATTACHMENT, attachment, what))
-        async with self.connection() as conn:
-            try:
-                saved = await conn.fetchval(
-                    sql.UPSERT_ATTACHMENT_SQL, attachment.id, owner, attachment.thread_id, data
-                )
-            except asyncpg.ForeignKeyViolationError as exc:
-                raise NotFoundError(f"thread {attachment.thread_id!r} not found") from exc
+        params = (attachment.id, owner, attachment.thread_id, data)
+        try:
+            saved = await self._run(
+                lambda conn: conn.fetchval(sql.UPSERT_ATTACHMENT_SQL, *params), idempotent=True
+            )
+        except asyncpg.ForeignKeyViolationError as exc:
+            # The thread was deleted between the ownership check and the insert.
+            raise NotFoundError(f"thread {attachment.thread_id!r} not found") from exc
         if saved is None:
             raise NotFoundError(
                 f"attachment {attachment.id!r} or its thread {attachment.thread_id!r} not found"
@@ -367,16 +419,20 @@ class PostgresStore(Store[TContext]):
 
     async def load_attachment(self, attachment_id: str, context: TContext) -> Attachment:
         owner = self._owner(context)
-        async with self.connection() as conn:
-            data = await conn.fetchval(sql.SELECT_ATTACHMENT_SQL, attachment_id, owner)
+        data = await self._run(
+            lambda conn: conn.fetchval(sql.SELECT_ATTACHMENT_SQL, attachment_id, owner),
+            idempotent=True,
+        )
         if data is None:
             raise NotFoundError(f"attachment {attachment_id!r} not found")
         return _ATTACHMENT.validate_json(data)
 
     async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
         owner = self._owner(context)
-        async with self.connection() as conn:
-            deleted = await conn.fetchval(sql.DELETE_ATTACHMENT_SQL, attachment_id, owner)
+        deleted = await self._run(
+            lambda conn: conn.fetchval(sql.DELETE_ATTACHMENT_SQL, attachment_id, owner),
+            idempotent=False,
+        )
         if deleted is None:
             raise NotFoundError(f"attachment {attachment_id!r} not found")
 
@@ -389,9 +445,6 @@ class PostgresStore(Store[TContext]):
             raise ValueError(f"limit must be a positive integer, got {limit!r}")
         # One extra row tells whether another page exists.
         return min(limit, self.max_page_size) + 1
-
-
-_T = TypeVar("_T")
 
 
 def _checked_id(what: str, value: str) -> str:
@@ -432,10 +485,10 @@ def _page(
     return Page(data=data, has_more=has_more, after=last_id if has_more else None)
 
 
-async def _foreign_key_is_not_found(call: Any, thread_id: str) -> None:
+async def _foreign_key_is_not_found(call: Awaitable[int], thread_id: str) -> int:
     # The thread can be deleted between our ownership check and the insert's foreign-key
     # check; that append lost the race and the thread is gone.
     try:
-        await call
+        return await call
     except asyncpg.ForeignKeyViolationError as exc:
         raise NotFoundError(f"thread {thread_id!r} not found (deleted concurrently)") from exc

@@ -22,6 +22,7 @@ from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from . import migrate, sql
 from .engine import PoolOptions, async_url, create_engine
@@ -209,8 +210,10 @@ class PostgresStore(Store[TContext]):
 
     async def _checkout(self) -> AsyncConnection:
         engine = self.engine
-        pool_size = engine.sync_engine.pool.size()
-        for _ in range(pool_size + 2):
+        pool = engine.sync_engine.pool
+        # Every idle connection may have gone stale in one restart: try them all, plus one.
+        attempts = (pool.size() + pool.overflow() if isinstance(pool, QueuePool) else 0) + 2
+        for _ in range(attempts):
             try:
                 conn = await engine.connect()
             except sa_exc.TimeoutError as exc:
@@ -328,6 +331,7 @@ class PostgresStore(Store[TContext]):
     ) -> Page[ThreadMetadata]:
         owner = self._owner(context)
         fetch = self._page_fetch_size(limit, order)
+        params: tuple[Any, ...]
         if after is None:
             statement, params = sql.SELECT_THREADS_FIRST_PAGE_SQL[order], (owner, fetch)
         else:

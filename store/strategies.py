@@ -144,8 +144,9 @@ class _TwoStepStrategy(SortKeyStrategy):
             raise self._conflict(exc, params) from exc
 
     def _conflict(self, exc: asyncpg.UniqueViolationError, params: ItemParams) -> Exception:
+        constraint = exc.constraint_name
         translated = _translate_unique(exc, params)
-        if translated is exc and exc.constraint_name == sql.ITEMS_SORT_KEY_UNIQUE:
+        if translated is exc and constraint == sql.ITEMS_SORT_KEY_UNIQUE:
             self.counters.conflicts += 1
             return SortKeyConflictError(
                 f"{self.name}: another writer took the same sort_key in thread {params[0]!r}"
@@ -195,8 +196,9 @@ class UniqueRetryStrategy(SortKeyStrategy):
             try:
                 return _owned(await conn.fetchrow(statement, *params), params)
             except asyncpg.UniqueViolationError as exc:
+                constraint = exc.constraint_name
                 translated = _translate_unique(exc, params)
-                if translated is not exc or exc.constraint_name != sql.ITEMS_SORT_KEY_UNIQUE:
+                if translated is not exc or constraint != sql.ITEMS_SORT_KEY_UNIQUE:
                     raise translated from exc
                 self.counters.conflicts += 1
                 if attempt + 1 < self.max_attempts:

@@ -1,0 +1,192 @@
+"""Faults on a real server: restarts, exhaustion, timeouts, serialization failures.
+
+These tests stop and start PostgreSQL, so they run on an embedded server of their own and
+never on the shared session server (or on a CHATKIT_PG_DSN server, which they skip).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from store import (
+    PostgresStore,
+    StoreTimeoutError,
+    StoreUnavailableError,
+    TransientConflictError,
+)
+from store.provision import DSN_ENV, PostgresServer, start_server
+
+from ..items import thread, user_message
+
+ALICE = {"user_id": "alice"}
+
+
+@pytest.fixture(scope="module")
+def own_server() -> Iterator[PostgresServer]:
+    if os.environ.get(DSN_ENV):
+        pytest.skip("fault tests stop and start the server: they need the embedded provider")
+    server = start_server(provider="embedded")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+async def fault_dsn(own_server: PostgresServer) -> AsyncIterator[str]:
+    dsn = await own_server.create_database(prefix="chatkit_fault")
+    async with PostgresStore(dsn, pool_size=1) as migrator:
+        await migrator.create_schema()
+    yield dsn
+
+
+async def _count_items(dsn: str, thread_id: str) -> tuple[int, int, int, int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            """
+            SELECT count(*) AS n, count(DISTINCT i.sort_key) AS keys,
+                   coalesce(max(i.sort_key), 0) AS max_key,
+                   (SELECT last_sort_key FROM chatkit_threads WHERE id = $1) AS counter
+              FROM chatkit_thread_items i WHERE i.thread_id = $1
+            """,
+            thread_id,
+        )
+    finally:
+        await conn.close()
+    return row["n"], row["keys"], row["max_key"], row["counter"]
+
+
+async def test_restart_between_calls_is_invisible_to_the_next_call(
+    own_server: PostgresServer, fault_dsn: str
+) -> None:
+    async with PostgresStore(fault_dsn, pool_size=3) as store:
+        await store.save_thread(thread("t"), ALICE)
+        # Warm every pooled connection, so all of them go stale in the restart.
+        await asyncio.gather(*(store.load_thread("t", ALICE) for _ in range(6)))
+        await asyncio.to_thread(own_server.restart)
+        assert (await store.load_thread("t", ALICE)).id == "t"
+        await store.add_thread_item("t", user_message("m_after", "t"), ALICE)
+        await asyncio.gather(*(store.load_thread("t", ALICE) for _ in range(6)))
+        assert (await store.load_item("t", "m_after", ALICE)).id == "m_after"
+
+
+async def test_restart_during_writes_loses_no_acknowledged_write(
+    own_server: PostgresServer, fault_dsn: str
+) -> None:
+    acknowledged: list[str] = []
+    failed: list[BaseException] = []
+    target = 50
+    reached = asyncio.Event()
+    async with PostgresStore(fault_dsn, pool_size=4, pool_timeout=5) as store:
+        await store.save_thread(thread("t"), ALICE)
+        stop = asyncio.Event()
+
+        async def writer(w: int) -> None:
+            n = 0
+            while not stop.is_set():
+                item_id = f"m_{w}_{n}"
+                n += 1
+                try:
+                    await store.add_thread_item("t", user_message(item_id, "t"), ALICE)
+                    acknowledged.append(item_id)
+                    if len(acknowledged) >= target:
+                        reached.set()
+                except StoreUnavailableError as exc:
+                    failed.append(exc)
+                    await asyncio.sleep(0.05)
+
+        writers = [asyncio.create_task(writer(w)) for w in range(4)]
+        await reached.wait()
+        await asyncio.to_thread(own_server.restart, "immediate")  # a crash, then recovery
+        reached.clear()
+        target = len(acknowledged) + 50  # and 50 more acknowledged after it
+        await reached.wait()
+        stop.set()
+        await asyncio.gather(*writers)
+
+        stored = {
+            i.id for i in (await store.load_thread_items("t", None, 1000, "asc", ALICE)).data
+        }
+    assert set(acknowledged) <= stored, "an acknowledged write was lost"
+    assert failed, "the restart should have failed some in-flight writes"
+    # A failed write left no partial state: the counter equals the item count and the keys
+    # are 1..n without holes (the bump and the insert commit together or not at all).
+    n, keys, max_key, counter = await _count_items(fault_dsn, "t")
+    assert n == keys == max_key == counter
+    # Writes that raised may or may not have committed (the ack was lost in flight), never
+    # more than once: stored = acknowledged + a subset of the failed attempts.
+    assert len(stored) - len(acknowledged) <= len(failed)
+
+
+async def test_pool_exhaustion_waits_then_fails_clearly_then_recovers(fault_dsn: str) -> None:
+    async with PostgresStore(fault_dsn, pool_size=2, max_overflow=0, pool_timeout=0.3) as store:
+        await store.save_thread(thread("t"), ALICE)
+        async with store.connection(), store.connection():
+            with pytest.raises(StoreUnavailableError, match="no database connection became free"):
+                await store.load_thread("t", ALICE)
+        assert (await store.load_thread("t", ALICE)).id == "t"
+
+
+async def test_statement_timeout_is_a_clear_error_and_the_connection_stays_usable(
+    fault_dsn: str,
+) -> None:
+    async with PostgresStore(fault_dsn, pool_size=1, statement_timeout_ms=200) as store:
+        await store.save_thread(thread("t"), ALICE)
+        blocker = await asyncpg.connect(fault_dsn)
+        try:
+            transaction = blocker.transaction()
+            await transaction.start()
+            await blocker.execute("SELECT 1 FROM chatkit_threads WHERE id = 't' FOR UPDATE")
+            with pytest.raises(StoreTimeoutError, match="statement_timeout"):
+                await store.add_thread_item("t", user_message("m_blocked", "t"), ALICE)
+            await transaction.rollback()
+        finally:
+            await blocker.close()
+        await store.add_thread_item("t", user_message("m_ok", "t"), ALICE)  # same connection
+        ids = [i.id for i in (await store.load_thread_items("t", None, 10, "asc", ALICE)).data]
+    assert ids == ["m_ok"]
+
+
+async def _serialization_failure(store: PostgresStore[Any], dsn: str) -> None:
+    """Make the store's next append meet 40001 exactly once: a SERIALIZABLE database where
+    another transaction updates the thread row and commits while the append waits on it."""
+    blocker = await asyncpg.connect(dsn)
+    try:
+        transaction = blocker.transaction(isolation="serializable")
+        await transaction.start()
+        await blocker.execute("UPDATE chatkit_threads SET updated_at = now() WHERE id = 't'")
+        append = asyncio.create_task(
+            store.add_thread_item("t", user_message("m_conflict", "t"), ALICE)
+        )
+        await asyncio.sleep(0.3)  # the append is now waiting for the row lock
+        await transaction.commit()
+        await append
+    finally:
+        await blocker.close()
+
+
+async def test_serialization_failures_are_retried(fault_dsn: str) -> None:
+    admin = await asyncpg.connect(fault_dsn)
+    await admin.execute(
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation"
+        " = serializable', current_database()); END $$"
+    )
+    await admin.close()
+    async with PostgresStore(fault_dsn, pool_size=1) as store:
+        await store.save_thread(thread("t"), ALICE)
+        await _serialization_failure(store, fault_dsn)
+        assert store.counters.retries == 1
+        assert (await store.load_item("t", "m_conflict", ALICE)).id == "m_conflict"
+
+    async with PostgresStore(fault_dsn, pool_size=1, transient_retries=1) as strict:
+        with pytest.raises(TransientConflictError, match="40001"):
+            await _serialization_failure(strict, fault_dsn)
+    n, keys, max_key, counter = await _count_items(fault_dsn, "t")
+    assert n == keys == max_key == counter == 1

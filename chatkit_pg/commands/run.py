@@ -1,0 +1,99 @@
+"""``chatkit-pg run``: the whole harness in one command.
+
+One database server (embedded by default, ``--dsn`` otherwise) for every stage, one results
+folder for every file: the quick bench profile, the race matrix, a short local load test, then
+the report built from those files alone. Each stage runs as its own process (``chatkit-pg
+<stage>``), so a stage that fails is reported and the next one still runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from store.provision import mask_dsn, start_server
+from store.results import RESULTS_ENV, machine_conditions, new_run_dir, write_conditions
+
+from ._common import add_dsn_option
+
+ORDER = 0
+
+STAGES = ("bench", "races", "loadtest")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "run",
+        help="the main job: bench, race matrix, load test and report on one database",
+    )
+    add_dsn_option(parser)
+    parser.add_argument("--profile", choices=("quick", "full"), default="quick")
+    parser.add_argument("--results", type=Path, help="results folder (default: a new one)")
+    parser.add_argument(
+        "--skip", default="", help=f"comma-separated stages to skip: {', '.join(STAGES)}"
+    )
+    parser.add_argument("--users", type=int, default=30, help="load test users (default 30)")
+    parser.add_argument("--spawn-rate", type=float, default=10)
+    parser.add_argument("--run-time", default="45s", help="load test duration (default 45s)")
+    parser.set_defaults(func=run)
+
+
+def _stage_args(stage: str, args: argparse.Namespace) -> list[str]:
+    if stage == "bench":
+        return ["--profile", args.profile]
+    if stage == "races":
+        return ["--full"] if args.profile == "full" else []
+    return [
+        "--users", str(args.users),
+        "--spawn-rate", str(args.spawn_rate),
+        "--run-time", args.run_time,
+    ]  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    skipped = {s.strip() for s in args.skip.split(",") if s.strip()}
+    unknown = skipped - set(STAGES)
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise SystemExit(f"chatkit-pg run: unknown stage(s) in --skip: {names}")
+    folder = args.results or new_run_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with start_server(dsn=args.dsn) as server:
+        print(f"results: {folder}", flush=True)
+        print(f"database: {server.provider} at {mask_dsn(server.dsn)}", flush=True)
+        conditions = machine_conditions()
+        conditions["postgres"] = asyncio.run(server.server_info())
+        conditions["profile"] = args.profile
+        conditions["dsn"] = mask_dsn(server.dsn)
+        write_conditions(folder, conditions)
+
+        env = {**os.environ, RESULTS_ENV: str(folder)}
+        outcome: dict[str, int] = {}
+        stages = [s for s in STAGES if s not in skipped]
+        for number, stage in enumerate(stages, 1):
+            print(f"\n=== [{number}/{len(stages)}] {stage} ===", flush=True)
+            command = [
+                sys.executable, "-m", "chatkit_pg", stage,
+                "--dsn", server.dsn, "--results", str(folder),
+                *_stage_args(stage, args),
+            ]  # fmt: skip
+            stage_started = time.monotonic()
+            outcome[stage] = subprocess.run(command, env=env, check=False).returncode
+            took = time.monotonic() - stage_started
+            print(f"=== {stage}: exit {outcome[stage]} after {took:.0f} s", flush=True)
+
+    print("\n=== report ===", flush=True)
+    from reports import build_report  # the report reads files only; imported after measuring
+
+    html = build_report(folder)
+    print(f"\nfinished in {time.monotonic() - started:.0f} s")
+    for stage, code in outcome.items():
+        print(f"  {stage:<9} {'ok' if code == 0 else f'FAILED (exit {code})'}")
+    print(f"report: {html}")
+    return 0 if all(code == 0 for code in outcome.values()) else 1

@@ -1,0 +1,1 @@
+"""Concurrency tests: racing store calls on real PostgreSQL (marker ``race``)."""

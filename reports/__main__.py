@@ -1,0 +1,7 @@
+"""``python -m reports RESULTS_DIR [--baseline DIR] [--threshold 0.1]``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,329 @@
+"""Assemble the report: load → verdict → tables (+ baseline) → figures → sections → files."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from store.results import (
+    BENCHMARK_JSON,
+    CONDITIONS_FILE,
+    INTEGRITY_JSON,
+    LOADTEST_DIR,
+    PGBENCH_JSON,
+    PLANS_DIR,
+    RACE_MATRIX_JSON,
+    SIZES_JSON,
+)
+
+from . import cli, figures, tables
+from .compare import with_baseline
+from .document import Document, Figure, Note, Paragraph, Regression, Section, Table
+from .load import SUMMARY_JSON, Results, load_results
+from .render import to_html, to_markdown
+from .verdict import (
+    IndexVerdict,
+    StrategyVerdict,
+    choose_index_variant,
+    choose_strategy,
+    index_rule_text,
+    strategy_rule_text,
+)
+
+log = logging.getLogger(__name__)
+
+REPORT_MD: Final = "report.md"
+REPORT_HTML: Final = "report.html"
+DEFAULT_THRESHOLD: Final = cli.DEFAULT_THRESHOLD
+
+
+@dataclass
+class BuiltReport:
+    """What :func:`build` wrote, and what it found worth telling."""
+
+    html: Path
+    markdown: Path
+    figures: list[Path]
+    regressions: list[Regression] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def build_report(
+    results_dir: Path, baseline: Path | None = None, threshold: float = DEFAULT_THRESHOLD
+) -> Path:
+    """Build the report of ``results_dir`` and return the path of its ``report.html``.
+
+    Args:
+        results_dir: a results folder (see :mod:`store.results`); the report is written into it.
+        baseline: another results folder to compare against, or ``None``.
+        threshold: relative change beyond which a worse value is flagged (0.10 = 10%).
+    """
+    return build(results_dir, baseline, threshold).html
+
+
+def build(
+    results_dir: Path, baseline: Path | None = None, threshold: float = DEFAULT_THRESHOLD
+) -> BuiltReport:
+    """Like :func:`build_report`, returning everything written and found.
+
+    Raises:
+        FileNotFoundError: a folder does not exist.
+        reports.load.ReportInputError: a result file is malformed (its path is in the message).
+        ValueError: ``threshold`` is not a fraction between 0 and 10.
+    """
+    if not 0 <= threshold <= 10:
+        raise ValueError(f"threshold must be a fraction such as 0.1 (10%), got {threshold}")
+    folder = Path(results_dir)
+    results = load_results(folder)
+    sv, iv = choose_strategy(results), choose_index_variant(results)
+    by_id = all_tables(results, sv, iv)
+    regressions: list[Regression] = []
+    if baseline is not None:
+        base = load_results(Path(baseline))
+        base_tables = all_tables(base, choose_strategy(base), choose_index_variant(base))
+        for table_id, table in list(by_id.items()):
+            by_id[table_id], found = with_baseline(table, base_tables.get(table_id), threshold)
+            regressions.extend(found)
+
+    figure_dir = folder / figures.FIGURES_DIR
+    for stale in figure_dir.glob("*.png"):  # ours: a rebuild must not keep old figures
+        stale.unlink()
+    sections = [
+        _verdict_section(results, sv, iv, by_id),
+        _strategy_section(results, sv, by_id),
+        _pagination_section(results, by_id),
+        _index_section(results, iv, by_id),
+        _limit_section(results, by_id),
+        _load_section(results, by_id),
+        _conditions_section(results, by_id),
+    ]
+    doc = Document(
+        title="chatkit-pg: which sort-key strategy and index layout, and what it costs under load",
+        subtitle=_subtitle(results),
+        sections=sections,
+        regressions=regressions,
+        baseline=str(baseline) if baseline is not None else None,
+        threshold=threshold,
+    )
+    markdown = folder / REPORT_MD
+    markdown.write_text(to_markdown(doc), encoding="utf-8")
+    html = folder / REPORT_HTML
+    html.write_text(to_html(doc, folder), encoding="utf-8")
+    written = [folder / b.path for s in sections for b in s.blocks if isinstance(b, Figure)]
+    return BuiltReport(
+        html=html,
+        markdown=markdown,
+        figures=written,
+        regressions=regressions,
+        missing=results.missing,
+    )
+
+
+def all_tables(results: Results, sv: StrategyVerdict, iv: IndexVerdict) -> dict[str, Table]:
+    """Every table of the report by id (built the same way for a baseline)."""
+    lt = results.loadtest
+    built = [
+        tables.verdict_table(sv, iv),
+        tables.strategy_ranking_table(sv),
+        tables.strategy_cells_table(results),
+        tables.race_matrix_table(results),
+        tables.pagination_table(results),
+        tables.index_summary_table(iv),
+        tables.index_read_table(iv),
+        tables.sizes_table(results),
+        tables.plans_table(results),
+        tables.summary_goals_table(results),
+        tables.limit_paths_table(results),
+        tables.load_requests_table(lt) if lt else None,
+        tables.load_sse_table(lt) if lt else None,
+        tables.load_failures_table(lt) if lt else None,
+        tables.integrity_table(lt) if lt else None,
+        tables.key_value_table(
+            "load_settings",
+            "Load-test settings",
+            {k: v for k, v in lt.run.items() if k != "conditions"} if lt and lt.run else None,
+        ),
+        tables.key_value_table("conditions", "Conditions", results.conditions),
+    ]
+    return {t.id: t for t in built if t is not None}
+
+
+def _missing_note(results: Results, *parts: str) -> Note | None:
+    absent = [p for p in parts if p in results.missing]
+    if not absent:
+        return None
+    return Note(f"Not in this results folder: {', '.join(absent)}; that part is skipped.")
+
+
+def _subtitle(results: Results) -> str:
+    c = results.conditions or {}
+    pg = c.get("postgres") or {}
+    bits = [f"results `{results.folder}`"]
+    if c.get("recorded_at"):
+        bits.append(f"recorded {c['recorded_at']}")
+    if c.get("commit"):
+        bits.append(f"commit `{c['commit']}`")
+    if pg.get("server_version"):
+        bits.append(f"PostgreSQL {pg['server_version']}")
+    machine = c.get("machine") or {}
+    if machine.get("cpu_count"):
+        bits.append(f"{machine['cpu_count']} CPUs")
+    profile = c.get("profile") or c.get("bench_profile")
+    if profile:
+        bits.append(f"profile {profile}")
+    return " · ".join(bits)
+
+
+def _verdict_section(
+    results: Results, sv: StrategyVerdict, iv: IndexVerdict, by_id: dict[str, Table]
+) -> Section:
+    section = Section("verdict", "Verdict")
+    s, i = sv.chosen, iv.chosen
+    if s is not None and i is not None:
+        section.add(
+            Paragraph(
+                f"For the measured workload use the **{s.name}** sort-key strategy with the "
+                f"**{i.variant}** index layout."
+            )
+        )
+    section.add(by_id.get("verdict"))
+    section.add(Paragraph(strategy_rule_text()), Paragraph(index_rule_text()))
+    for score in sv.scores:
+        if score.race_free and score.excluded and score.excluded.startswith("measured"):
+            section.add(Note(f"{score.name} claims to be race-free but {score.excluded}."))
+    section.add(_missing_note(results, BENCHMARK_JSON, RACE_MATRIX_JSON))
+    return section
+
+
+def _strategy_section(results: Results, sv: StrategyVerdict, by_id: dict[str, Table]) -> Section:
+    section = Section("strategies", "Sort-key strategies")
+    section.add(
+        Paragraph(
+            "add_thread_item throughput and p95 latency as concurrent writers grow, with every "
+            "writer on one hot thread and spread over many threads; the correctness counters "
+            "of the same runs beside them."
+        ),
+        figures.strategy_throughput(results, results.folder),
+        figures.strategy_p95(results, results.folder),
+        figures.strategy_correctness({s.name: s.counters for s in sv.scores}, results.folder),
+        by_id.get("strategy_ranking"),
+        by_id.get("strategy_cells"),
+        by_id.get("race_matrix"),
+        _missing_note(results, BENCHMARK_JSON, RACE_MATRIX_JSON),
+    )
+    return section
+
+
+def _pagination_section(results: Results, by_id: dict[str, Table]) -> Section:
+    section = Section("pagination", "Pagination")
+    ratios = (results.summary or {}).get("pagination") or {}
+    if ratios:
+        bits = []
+        if ratios.get("keyset_deep_over_shallow") is not None:
+            bits.append(
+                f"keyset at the deepest depth takes {ratios['keyset_deep_over_shallow']:.2f}x "
+                "its depth-0 time"
+            )
+        if ratios.get("offset_deep_over_keyset_deep") is not None:
+            bits.append(
+                f"OFFSET there takes {ratios['offset_deep_over_keyset_deep']:.1f}x keyset's"
+            )
+        sentence = "; ".join(bits)
+        section.add(Paragraph(sentence[:1].upper() + sentence[1:] + "."))
+    section.add(
+        figures.pagination(results, results.folder),
+        by_id.get("pagination"),
+        _missing_note(results, BENCHMARK_JSON),
+    )
+    return section
+
+
+def _index_section(results: Results, iv: IndexVerdict, by_id: dict[str, Table]) -> Section:
+    section = Section("indexes", "Index strategies")
+    section.add(
+        Paragraph(index_rule_text()),
+        by_id.get("index_summary"),
+        figures.index_reads(iv, results.folder),
+        figures.index_costs(iv, results.folder),
+        by_id.get("index_reads"),
+        by_id.get("plans"),
+        by_id.get("sizes"),
+        _missing_note(results, BENCHMARK_JSON, SIZES_JSON, PLANS_DIR + "/"),
+    )
+    return section
+
+
+def _limit_section(results: Results, by_id: dict[str, Table]) -> Section:
+    section = Section("limit", "Against the limit")
+    section.add(
+        Paragraph(
+            "What our Python layers cost: the store's inserts beside raw asyncpg running the same "
+            "SQL and pgbench driving the database directly, in the same run on the same database."
+        ),
+        figures.limit_paths(results, results.folder),
+        figures.limit_contention(results, results.folder),
+        by_id.get("limit_ratios"),
+        by_id.get("limit_paths"),
+        _missing_note(results, SUMMARY_JSON, PGBENCH_JSON, BENCHMARK_JSON),
+    )
+    return section
+
+
+def _load_section(results: Results, by_id: dict[str, Table]) -> Section:
+    section = Section("loadtest", "Load test")
+    lt = results.loadtest
+    if lt is None:
+        section.add(_missing_note(results, LOADTEST_DIR + "/"))
+        return section
+    integrity = lt.integrity
+    if integrity is not None:
+        verdict = "passed" if integrity.get("passed") else "**FAILED**"
+        section.add(Paragraph(f"Integrity check against the database after the run: {verdict}."))
+    failures = by_id.get("load_failures")
+    failure_figure = figures.load_failures(lt, results.folder)
+    section.add(
+        figures.load_over_time(lt, results.folder),
+        figures.load_percentiles(lt, results.folder),
+        by_id.get("load_requests"),
+        figures.ttfe_distribution(lt, results.folder),
+        by_id.get("load_sse"),
+    )
+    if failures is not None and failure_figure is None:
+        section.add(Paragraph("No request failed."))
+    section.add(failure_figure, failures if failure_figure else None, by_id.get("integrity"))
+    if lt.exceptions:
+        section.add(Note(f"Locust recorded {len(lt.exceptions)} exception(s) in the users' code."))
+    section.add(by_id.get("load_settings"))
+    if lt.html_report:
+        section.add(Paragraph(f"Locust's own report: `{lt.html_report}` (beside this file)."))
+    section.add(
+        _missing_note(
+            results,
+            *(p for p in results.missing if p.startswith(LOADTEST_DIR)),
+            INTEGRITY_JSON,
+        )
+    )
+    return section
+
+
+def _conditions_section(results: Results, by_id: dict[str, Table]) -> Section:
+    section = Section("conditions", "Conditions")
+    section.add(
+        Paragraph("Where and with what these numbers were measured (passwords masked)."),
+        by_id.get("conditions"),
+        _missing_note(results, CONDITIONS_FILE),
+    )
+    machine = (results.bench_machine or {}).get("machine_info") or {}
+    cpu = machine.get("cpu") or {}
+    if machine:
+        section.add(
+            Paragraph(
+                f"pytest-benchmark machine: {machine.get('node', '?')}, "
+                f"{cpu.get('brand_raw', machine.get('processor', '?'))}, "
+                f"{machine.get('python_implementation', 'Python')} "
+                f"{machine.get('python_version', '')}."
+            )
+        )
+    return section

@@ -1,0 +1,287 @@
+"""Readers: one results folder in, plain data out. The only module that opens result files.
+
+Every part is optional (a missing file becomes ``None`` and a note), but a file that exists
+and cannot be read as its agreed format raises :class:`ReportInputError` naming the file and
+what was wrong, so a broken producer is never mistaken for a missing one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from store.results import (
+    BENCH_DIR,
+    BENCHMARK_JSON,
+    CONDITIONS_FILE,
+    INTEGRITY_JSON,
+    LOADTEST_DIR,
+    PGBENCH_JSON,
+    PLANS_DIR,
+    RACE_MATRIX_JSON,
+    SIZES_JSON,
+)
+
+from .vocabulary import bench_percentile_key
+
+# Files agreed between the producers and the report that store/results.py does not name yet.
+SUMMARY_JSON: Final = f"{BENCH_DIR}/summary.json"
+LOCUST_PREFIX: Final = "locust"
+LOADTEST_RUN_JSON: Final = f"{LOADTEST_DIR}/run.json"
+
+
+class ReportInputError(ValueError):
+    """A result file exists but is not in its agreed format; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One entry of pytest-benchmark's ``benchmarks[]`` with our ``extra_info`` keys."""
+
+    name: str
+    group: str | None
+    stats: dict[str, Any]
+    extra: dict[str, Any]
+
+    @property
+    def kind(self) -> str | None:
+        return self.extra.get("kind")
+
+    def get(self, key: str) -> Any:
+        return self.extra.get(key)
+
+    @property
+    def ops_per_s(self) -> float | None:
+        """Throughput: ``extra_info.ops_per_s`` (concurrent runs), else pytest-benchmark's ops."""
+        value = _number(self.extra.get("ops_per_s"))
+        return value if value is not None else _number(self.stats.get("ops"))
+
+    def latency_ms(self, p: int) -> float | None:
+        """Percentile ``p`` in ms: ``extra_info.p<p>_ms``, else the median for p50."""
+        value = _number(self.extra.get(bench_percentile_key(p)))
+        if value is None and p == 50:
+            median = _number(self.stats.get("median"))
+            value = None if median is None else median * 1000.0
+        return value
+
+
+@dataclass
+class LoadTest:
+    """Locust's CSVs (rows as dicts of strings) plus our integrity check and run settings."""
+
+    stats: list[dict[str, str]] | None = None
+    history: list[dict[str, str]] | None = None
+    failures: list[dict[str, str]] | None = None
+    exceptions: list[dict[str, str]] | None = None
+    integrity: dict[str, Any] | None = None
+    run: dict[str, Any] | None = None
+    html_report: str | None = None  # relative path, linked not embedded
+
+
+@dataclass
+class Results:
+    """Everything a results folder holds; ``None`` where a part is missing."""
+
+    folder: Path
+    conditions: dict[str, Any] | None = None
+    benchmarks: list[Benchmark] | None = None
+    bench_machine: dict[str, Any] | None = None
+    pgbench: list[dict[str, Any]] | None = None
+    sizes: dict[str, Any] | None = None
+    plans: list[dict[str, Any]] | None = None
+    summary: dict[str, Any] | None = None
+    races: list[dict[str, Any]] | None = None
+    loadtest: LoadTest | None = None
+    missing: list[str] = field(default_factory=list)
+
+    def of_kind(self, kind: str) -> list[Benchmark]:
+        return [b for b in self.benchmarks or () if b.kind == kind]
+
+
+def load_results(folder: Path) -> Results:
+    """Read every known part of ``folder``.
+
+    Args:
+        folder: a results folder (``results/<timestamp>/``).
+
+    Returns:
+        The parts found; ``missing`` lists the relative paths that were absent.
+
+    Raises:
+        FileNotFoundError: ``folder`` is not a directory.
+        ReportInputError: a file exists but is malformed (the message names it).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"results folder {folder} does not exist or is not a directory")
+    results = Results(folder=folder)
+    results.conditions = _optional_json(results, CONDITIONS_FILE)
+    bench = _optional_json(results, BENCHMARK_JSON)
+    if bench is not None:
+        results.benchmarks = _benchmarks(folder / BENCHMARK_JSON, bench)
+        results.bench_machine = {
+            "machine_info": bench.get("machine_info"),
+            "commit_info": bench.get("commit_info"),
+            "datetime": bench.get("datetime"),
+        }
+    pgbench = _optional_json(results, PGBENCH_JSON)
+    if pgbench is not None:
+        results.pgbench = _list_of_objects(folder / PGBENCH_JSON, pgbench, "runs")
+    sizes = _optional_json(results, SIZES_JSON)
+    if sizes is not None:
+        results.sizes = _object(folder / SIZES_JSON, sizes.get("variants"), "variants")
+    results.plans = _plans(results)
+    results.summary = _optional_json(results, SUMMARY_JSON)
+    races = _optional_json(results, RACE_MATRIX_JSON)
+    if races is not None:
+        results.races = _list_of_objects(folder / RACE_MATRIX_JSON, races, "rows")
+    results.loadtest = _loadtest(results)
+    return results
+
+
+def _optional_json(results: Results, relative: str) -> dict[str, Any] | None:
+    path = results.folder / relative
+    if not path.exists():
+        results.missing.append(relative)
+        return None
+    return read_json(path)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Parse ``path`` as a JSON object, or raise :class:`ReportInputError` naming it."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportInputError(f"{path}: cannot read: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise ReportInputError(f"{path}: not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ReportInputError(f"{path}: expected a JSON object, got {type(document).__name__}")
+    return document
+
+
+def _object(path: Path, value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ReportInputError(f"{path}: {where!r} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _list_of_objects(path: Path, document: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = document.get(key)
+    if not isinstance(value, list):
+        raise ReportInputError(f"{path}: {key!r} must be a list, got {type(value).__name__}")
+    for n, row in enumerate(value):
+        if not isinstance(row, dict):
+            raise ReportInputError(f"{path}: {key}[{n}] must be an object")
+    return value
+
+
+def _benchmarks(path: Path, document: dict[str, Any]) -> list[Benchmark]:
+    rows = _list_of_objects(path, document, "benchmarks")
+    out = []
+    for n, row in enumerate(rows):
+        name = row.get("name")
+        if not isinstance(name, str):
+            raise ReportInputError(f"{path}: benchmarks[{n}] has no 'name'")
+        stats = _object(path, row.get("stats"), f"benchmarks[{n}].stats ({name})")
+        extra = _object(path, row.get("extra_info") or {}, f"benchmarks[{n}].extra_info ({name})")
+        out.append(Benchmark(name=name, group=row.get("group"), stats=stats, extra=extra))
+    return out
+
+
+def _plans(results: Results) -> list[dict[str, Any]] | None:
+    root = results.folder / PLANS_DIR
+    if not root.is_dir():
+        results.missing.append(PLANS_DIR + "/")
+        return None
+    plans = []
+    for path in sorted(root.glob("*/*.json")):
+        plan = read_json(path)
+        plan.setdefault("variant", path.parent.name)
+        plan.setdefault("query", path.stem)
+        node_types = plan.get("node_types")
+        if node_types is not None and not isinstance(node_types, list):
+            raise ReportInputError(f"{path}: 'node_types' must be a list")
+        plans.append(plan)
+    return plans
+
+
+def _loadtest(results: Results) -> LoadTest | None:
+    folder = results.folder / LOADTEST_DIR
+    if not folder.is_dir():
+        results.missing.append(LOADTEST_DIR + "/")
+        return None
+    prefix = _locust_prefix(folder)
+    lt = LoadTest(
+        stats=_optional_csv(results, folder / f"{prefix}_stats.csv", ("Type", "Name")),
+        history=_optional_csv(
+            results, folder / f"{prefix}_stats_history.csv", ("Timestamp", "Name", "Requests/s")
+        ),
+        failures=_optional_csv(results, folder / f"{prefix}_failures.csv", ("Name", "Error")),
+        exceptions=_optional_csv(results, folder / f"{prefix}_exceptions.csv", ("Count",)),
+    )
+    integrity_path = results.folder / INTEGRITY_JSON
+    if integrity_path.exists():
+        lt.integrity = read_json(integrity_path)
+        if "checks" in lt.integrity:
+            _list_of_objects(integrity_path, lt.integrity, "checks")
+    else:
+        results.missing.append(INTEGRITY_JSON)
+    lt.run = _optional_json(results, LOADTEST_RUN_JSON)
+    html = folder / f"{prefix}_report.html"
+    if html.exists():
+        lt.html_report = str(html.relative_to(results.folder))
+    return lt
+
+
+def _locust_prefix(folder: Path) -> str:
+    """``locust`` as agreed; else the one ``<prefix>_stats.csv`` Locust's ``--csv`` wrote."""
+    if (folder / f"{LOCUST_PREFIX}_stats.csv").exists():
+        return LOCUST_PREFIX
+    found = sorted(p.name[: -len("_stats.csv")] for p in folder.glob("*_stats.csv"))
+    return found[0] if len(found) == 1 else LOCUST_PREFIX
+
+
+def _optional_csv(
+    results: Results, path: Path, required: tuple[str, ...]
+) -> list[dict[str, str]] | None:
+    if not path.exists():
+        results.missing.append(str(path.relative_to(results.folder)))
+        return None
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            absent = [c for c in required if c not in header]
+            if absent:
+                raise ReportInputError(
+                    f"{path}: not a Locust CSV: missing column(s) {', '.join(absent)} "
+                    f"(header: {', '.join(header) or 'empty'})"
+                )
+            return list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ReportInputError(f"{path}: cannot read as CSV: {exc}") from exc
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else None
+    return None
+
+
+def csv_number(row: dict[str, str], column: str) -> float | None:
+    """A numeric cell of a Locust CSV row; ``None`` for blanks and ``N/A``."""
+    raw = (row.get(column) or "").strip()
+    if not raw or raw.upper() == "N/A":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None

@@ -1,0 +1,558 @@
+"""Tables: saved results (and the verdict) in, :class:`~reports.document.Table` out.
+
+One function per table. Each returns ``None`` when its data are missing, so the caller can
+say so with a note instead of printing an empty table.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from .document import Better, Column, Table
+from .load import Benchmark, LoadTest, Results, csv_number
+from .mask import redact_setting
+from .verdict import IndexVerdict, StrategyVerdict, cells_text
+from .vocabulary import (
+    FAILURE_KINDS,
+    ITEMS_PAGE,
+    LIMIT,
+    LIMIT_METHODS,
+    LIMIT_TITLES,
+    LOCUST_TOTAL_NAME,
+    PERCENTILES,
+    SORT_KEY,
+    SSE_TYPE,
+    SUMMARY_GOALS,
+    THREADS_PAGE,
+    locust_percentile_column,
+)
+
+
+def _latency_columns(better: bool = True) -> list[Column]:
+    return [Column(f"p{p} (ms)", "ms", better="lower" if better else None) for p in PERCENTILES]
+
+
+def _latencies(b: Benchmark) -> list[float | None]:
+    return [b.latency_ms(p) for p in PERCENTILES]
+
+
+def verdict_table(sv: StrategyVerdict, iv: IndexVerdict) -> Table:
+    """The recommendation in two rows, each with the numbers that decide it."""
+    rows: list[list[Any]] = []
+    s = sv.chosen
+    if s is not None:
+        parts = [f"{s.geo_mean_ops:,.0f} ops/s geometric mean over {cells_text(sv.cells)}"]
+        if s.hot_max:
+            conc, ops, p95 = s.hot_max
+            p95_text = f", p95 {p95:.1f} ms" if p95 is not None else ""
+            parts.append(f"one hot thread x{conc}: {ops:,.0f} ops/s{p95_text}")
+        parts.append(
+            f"{s.counters['duplicates']} duplicates, {s.counters['failed_adds']} failed adds, "
+            f"{s.counters['retries']:,} retries"
+        )
+        runner_up = next((r for r in sv.scores if r is not s and r.excluded is None), None)
+        if runner_up is not None and runner_up.geo_mean_ops and s.geo_mean_ops:
+            parts.append(
+                f"next: {runner_up.name} {runner_up.geo_mean_ops:,.0f} ops/s "
+                f"({runner_up.geo_mean_ops / s.geo_mean_ops - 1:+.0%})"
+            )
+        best = s.geo_mean_ops or 0.0
+        faster = [r for r in sv.scores if r.excluded and (r.geo_mean_ops or 0.0) > best]
+        if faster:
+            parts.append(
+                "faster but excluded: " + ", ".join(f"{r.name} ({r.excluded})" for r in faster)
+            )
+        rows.append(["sort-key strategy", s.name, "; ".join(parts)])
+    else:
+        rows.append(["sort-key strategy", "none", "no race-free, commit-ordered strategy measured"])
+    i = iv.chosen
+    if i is not None:
+        parts = [f"reads {i.read_geo_ms:.2f} ms geometric-mean p50 over {len(iv.queries)} queries"]
+        fastest = iv.scores[0] if iv.scores else None
+        if fastest is not None and fastest is not i and fastest.read_geo_ms:
+            parts.append(f"best {fastest.variant} {fastest.read_geo_ms:.2f} ms")
+        if i.write_ops is not None:
+            parts.append(f"writes {i.write_ops:,.0f} ops/s")
+        if i.index_bytes is not None:
+            parts.append(f"indexes {i.index_bytes / 2**20:,.1f} MiB")
+        if i.seq_scans:
+            parts.append(f"seq scan in {', '.join(i.seq_scans)}")
+        rows.append(["index variant", i.variant, "; ".join(parts)])
+    else:
+        rows.append(["index variant", "none", "no index variant measured"])
+    return Table(
+        id="verdict",
+        title="Verdict",
+        columns=[
+            Column("Decision", key=True),
+            Column("Recommendation"),
+            Column("Deciding numbers"),
+        ],
+        rows=rows,
+    )
+
+
+def strategy_ranking_table(sv: StrategyVerdict) -> Table | None:
+    if not sv.scores:
+        return None
+    rows = []
+    for s in sv.scores:
+        hot = s.hot_max
+        status = (
+            "recommended" if s is sv.chosen else ("eligible" if s.excluded is None else s.excluded)
+        )
+        rows.append(
+            [
+                s.name,
+                s.race_free,
+                s.commit_order,
+                s.geo_mean_ops,
+                hot[0] if hot else None,
+                hot[1] if hot else None,
+                hot[2] if hot else None,
+                s.counters["duplicates"],
+                s.counters["failed_adds"],
+                s.counters["retries"],
+                status,
+            ]
+        )
+    return Table(
+        id="strategy_ranking",
+        title="Sort-key strategies ranked",
+        columns=[
+            Column("Strategy", key=True),
+            Column("Race-free", "bool"),
+            Column("Commit order", "bool"),
+            Column("Geo-mean (ops/s)", "ops", better="higher"),
+            Column("Hot-thread writers", "int"),
+            Column("Hot thread (ops/s)", "ops", better="higher"),
+            Column("Hot thread p95 (ms)", "ms", better="lower"),
+            Column("Duplicates", "int", better="lower"),
+            Column("Failed adds", "int", better="lower"),
+            Column("Retries", "int"),
+            Column("Verdict"),
+        ],
+        rows=rows,
+        caption="Guarantees from store.strategies; counters summed over bench and race matrix.",
+    )
+
+
+def strategy_cells_table(results: Results) -> Table | None:
+    rows = [
+        [
+            b.get("strategy"),
+            b.get("scenario"),
+            b.get("concurrency"),
+            b.ops_per_s,
+            *_latencies(b),
+            b.get("duplicates"),
+            b.get("failed_adds"),
+            b.get("retries"),
+        ]
+        for b in results.of_kind(SORT_KEY)
+        if b.get("method") in (None, "store")
+    ]
+    if not rows:
+        return None
+    rows.sort(key=lambda r: (str(r[0]), str(r[1]), r[2] or 0))
+    return Table(
+        id="strategy_cells",
+        title="add_thread_item per strategy, scenario and concurrency",
+        columns=[
+            Column("Strategy", key=True),
+            Column("Scenario", key=True),
+            Column("Writers", "int", key=True),
+            Column("Throughput (ops/s)", "ops", better="higher"),
+            *_latency_columns(),
+            Column("Duplicates", "int", better="lower"),
+            Column("Failed adds", "int", better="lower"),
+            Column("Retries", "int"),
+        ],
+        rows=rows,
+    )
+
+
+def race_matrix_table(results: Results) -> Table | None:
+    if not results.races:
+        return None
+    fields = ("rounds", "adds", "duplicates", "failed_adds", "retries", "gaps", "ops_per_s")
+    rows = [
+        [r.get("strategy"), r.get("scenario"), r.get("concurrency"), *(r.get(f) for f in fields)]
+        for r in results.races
+    ]
+    rows.sort(key=lambda r: (str(r[0]), str(r[1]), r[2] or 0))
+    return Table(
+        id="race_matrix",
+        title="Race matrix (tests/concurrency)",
+        columns=[
+            Column("Strategy", key=True),
+            Column("Scenario", key=True),
+            Column("Writers", "int", key=True),
+            Column("Rounds", "int"),
+            Column("Adds", "int"),
+            Column("Duplicates", "int", better="lower"),
+            Column("Failed adds", "int", better="lower"),
+            Column("Retries", "int"),
+            Column("Gaps", "int"),
+            Column("Throughput (ops/s)", "ops", better="higher"),
+        ],
+        rows=rows,
+    )
+
+
+def pagination_table(results: Results) -> Table | None:
+    rows = [
+        [
+            b.kind.replace("_", " ") if b.kind else "",
+            b.get("method"),
+            b.get("page_size"),
+            b.get("order"),
+            b.get("depth"),
+            *_latencies(b),
+        ]
+        for b in results.of_kind(ITEMS_PAGE) + results.of_kind(THREADS_PAGE)
+    ]
+    if not rows:
+        return None
+    rows.sort(key=lambda r: (str(r[0]), str(r[1]), r[2] or 0, str(r[3]), r[4] or 0))
+    return Table(
+        id="pagination",
+        title="One page of load_thread_items / load_threads by depth",
+        columns=[
+            Column("Query", key=True),
+            Column("Method", key=True),
+            Column("Page size", "int", key=True),
+            Column("Order", key=True),
+            Column("Depth (rows skipped)", "int", key=True),
+            *_latency_columns(),
+        ],
+        rows=rows,
+    )
+
+
+def index_summary_table(iv: IndexVerdict) -> Table | None:
+    if not iv.scores:
+        return None
+    rows = []
+    for s in iv.scores:
+        status = "recommended" if s is iv.chosen else ("qualifies" if s.eligible else "too slow")
+        if s.read_geo_ms is None:
+            status = "no reads measured"
+        rows.append(
+            [
+                s.variant,
+                s.read_geo_ms,
+                s.write_ops,
+                s.table_bytes,
+                s.index_bytes,
+                ", ".join(s.seq_scans) or "none",
+                status,
+            ]
+        )
+    return Table(
+        id="index_summary",
+        title="Index variants: read, write and size",
+        columns=[
+            Column("Variant", key=True),
+            Column("Read geo-mean p50 (ms)", "ms", better="lower"),
+            Column("add_thread_item (ops/s)", "ops", better="higher"),
+            Column("Tables", "bytes", better="lower"),
+            Column("Indexes", "bytes", better="lower"),
+            Column("Seq Scan in"),
+            Column("Verdict"),
+        ],
+        rows=rows,
+        caption=f"Geometric mean over the queries every variant ran: {', '.join(iv.queries)}.",
+    )
+
+
+def index_read_table(iv: IndexVerdict) -> Table | None:
+    queries = sorted({q for s in iv.scores for q in s.read_ms})
+    if not queries:
+        return None
+    rows = [[s.variant, *(s.read_ms.get(q) for q in queries)] for s in iv.scores]
+    return Table(
+        id="index_reads",
+        title="Read latency p50 per query and index variant (ms)",
+        columns=[Column("Variant", key=True)] + [Column(q, "ms", better="lower") for q in queries],
+        rows=rows,
+    )
+
+
+def plans_table(results: Results) -> Table | None:
+    if not results.plans:
+        return None
+    rows = [
+        [
+            p.get("variant"),
+            p.get("query"),
+            " > ".join(str(n) for n in p.get("node_types") or ()),
+            p.get("shared_hit"),
+            p.get("shared_read"),
+            p.get("execution_ms"),
+        ]
+        for p in results.plans
+    ]
+    return Table(
+        id="plans",
+        title="Plans used (EXPLAIN ANALYZE, BUFFERS)",
+        columns=[
+            Column("Variant", key=True),
+            Column("Query", key=True),
+            Column("Node types (plan order)"),
+            Column("Shared hit (blocks)", "int", better="lower"),
+            Column("Shared read (blocks)", "int"),
+            Column("Execution (ms)", "ms", better="lower"),
+        ],
+        rows=rows,
+        caption="Seq Scan or Sort nodes in a page query mean the index did not serve it.",
+    )
+
+
+def sizes_table(results: Results) -> Table | None:
+    if not results.sizes:
+        return None
+    rows = []
+    for variant, tables in sorted(results.sizes.items()):
+        for table, info in sorted((tables or {}).items()):
+            indexes = info.get("indexes") or {}
+            listed = ", ".join(f"{n} {b / 2**20:.1f} MiB" for n, b in sorted(indexes.items()))
+            rows.append([variant, table, info.get("table_bytes"), info.get("index_bytes"), listed])
+    return Table(
+        id="sizes",
+        title="Table and index sizes per variant",
+        columns=[
+            Column("Variant", key=True),
+            Column("Table", key=True),
+            Column("Table size", "bytes", better="lower"),
+            Column("Index size", "bytes", better="lower"),
+            Column("Indexes"),
+        ],
+        rows=rows,
+    )
+
+
+def summary_goals_table(results: Results) -> Table | None:
+    summary = results.summary
+    if not summary:
+        return None
+    rows: list[list[Any]] = []
+    row_better: dict[int, Better] = {}
+    for (group, key), (op, target, label) in SUMMARY_GOALS.items():
+        value = (summary.get(group) or {}).get(key)
+        if value is None:
+            continue
+        goal_value = (
+            (summary.get(target[0]) or {}).get(target[1]) if isinstance(target, tuple) else target
+        )
+        met: bool | None = None
+        goal_text = ""
+        if op and isinstance(goal_value, int | float):
+            met = value >= goal_value if op == ">=" else value <= goal_value
+            goal_text = f"{op} {goal_value:.2f}"
+        if op == "<=":
+            row_better[len(rows)] = "lower"
+        rows.append([label, value, goal_text, met])
+    if not rows:
+        return None
+    return Table(
+        id="limit_ratios",
+        title="Ratios against the limit (bench/summary.json)",
+        columns=[
+            Column("Measure", key=True),
+            Column("Ratio", "ratio", better="higher"),
+            Column("Goal"),
+            Column("Met", "bool"),
+        ],
+        rows=rows,
+        row_better=row_better,
+        caption="Goals from the bench issue (issue 4).",
+    )
+
+
+def limit_paths_table(results: Results) -> Table | None:
+    rows: list[list[Any]] = []
+    for b in results.of_kind(LIMIT):
+        method = b.get("method")
+        rows.append(
+            [
+                LIMIT_TITLES.get(method, str(method)),
+                b.get("concurrency") or 1,
+                b.ops_per_s,
+                b.latency_ms(50),
+            ]
+        )
+    order = {LIMIT_TITLES[m]: n for n, m in enumerate(LIMIT_METHODS)}
+    rows.sort(key=lambda r: (order.get(r[0], 99), r[1]))
+    for run in results.pgbench or ():
+        rows.append(
+            [
+                f"pgbench {run.get('script')}",
+                run.get("clients"),
+                run.get("tps"),
+                run.get("latency_avg_ms"),
+            ]
+        )
+    if not rows:
+        return None
+    return Table(
+        id="limit_paths",
+        title="Insert paths: Python layers against the database's own limit",
+        columns=[
+            Column("Path", key=True),
+            Column("Clients", "int", key=True),
+            Column("Throughput (ops/s)", "ops", better="higher"),
+            Column("Latency p50 / avg (ms)", "ms", better="lower"),
+        ],
+        rows=rows,
+        caption="pgbench rows report average latency (its own -M prepared runs, same database).",
+    )
+
+
+def _request_rows(lt: LoadTest, sse: bool) -> list[list[Any]]:
+    rows = []
+    for row in lt.stats or ():
+        if row.get("Name") == LOCUST_TOTAL_NAME or (row.get("Type") == SSE_TYPE) != sse:
+            continue
+        rows.append(
+            [
+                row.get("Type"),
+                row.get("Name"),
+                csv_number(row, "Request Count"),
+                csv_number(row, "Failure Count"),
+                csv_number(row, "Requests/s"),
+                *(csv_number(row, locust_percentile_column(p)) for p in PERCENTILES),
+                csv_number(row, "Max Response Time"),
+            ]
+        )
+    return rows
+
+
+def _request_columns(first: str) -> list[Column]:
+    return [
+        Column("Type", key=True),
+        Column(first, key=True),
+        Column("Requests", "int"),
+        Column("Failures", "int", better="lower"),
+        Column("Requests/s", "float", better="higher"),
+        *_latency_columns(),
+        Column("Max (ms)", "ms"),
+    ]
+
+
+def load_requests_table(lt: LoadTest) -> Table | None:
+    rows = _request_rows(lt, sse=False)
+    if not rows:
+        return None
+    total = next((r for r in lt.stats or () if r.get("Name") == LOCUST_TOTAL_NAME), None)
+    if total is not None:
+        rows.append(
+            [
+                "all",
+                LOCUST_TOTAL_NAME,
+                csv_number(total, "Request Count"),
+                csv_number(total, "Failure Count"),
+                csv_number(total, "Requests/s"),
+                *(csv_number(total, locust_percentile_column(p)) for p in PERCENTILES),
+                csv_number(total, "Max Response Time"),
+            ]
+        )
+    return Table(
+        id="load_requests",
+        title="Requests per ChatKit request type (Locust)",
+        columns=_request_columns("Request type"),
+        rows=rows,
+        caption="Locust times these until the response headers; streams are timed below.",
+    )
+
+
+def load_sse_table(lt: LoadTest) -> Table | None:
+    rows = _request_rows(lt, sse=True)
+    if not rows:
+        return None
+    return Table(
+        id="load_sse",
+        title="Streaming: time to first event (ttfe) and to stream end",
+        columns=_request_columns("Timing"),
+        rows=rows,
+    )
+
+
+def failure_kind(row: dict[str, str]) -> str:
+    """The failure kind named in a Locust failure row (``other`` when none is)."""
+    text = f"{row.get('Error', '')} {row.get('Name', '')}".lower()
+    return next((k for k in FAILURE_KINDS if k in text), "other")
+
+
+def failures_by_kind(lt: LoadTest) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for row in lt.failures or ():
+        counts[failure_kind(row)] += int(csv_number(row, "Occurrences") or 0)
+    return counts
+
+
+def load_failures_table(lt: LoadTest) -> Table | None:
+    if lt.failures is None:
+        return None
+    counts: Counter[tuple[str, str]] = Counter()
+    example: dict[tuple[str, str], str] = {}
+    for row in lt.failures:
+        key = (failure_kind(row), f"{row.get('Method', '')} {row.get('Name', '')}".strip())
+        counts[key] += int(csv_number(row, "Occurrences") or 0)
+        example.setdefault(key, row.get("Error", ""))
+    rows = [[kind, name, n, example[(kind, name)]] for (kind, name), n in sorted(counts.items())]
+    return Table(
+        id="load_failures",
+        title="Failures by kind",
+        columns=[
+            Column("Kind", key=True),
+            Column("Request", key=True),
+            Column("Occurrences", "int", better="lower"),
+            Column("First error message"),
+        ],
+        rows=rows,
+    )
+
+
+def integrity_table(lt: LoadTest) -> Table | None:
+    integrity = lt.integrity
+    if not integrity:
+        return None
+    rows: list[list[Any]] = [
+        [c.get("name"), c.get("passed"), c.get("detail")] for c in integrity.get("checks") or ()
+    ]
+    for label in ("acknowledged", "found"):
+        for key, value in sorted((integrity.get(label) or {}).items()):
+            rows.append([f"{label}: {key}", None, value])
+    return Table(
+        id="integrity",
+        title=f"Integrity check: {'PASSED' if integrity.get('passed') else 'FAILED'}",
+        columns=[Column("Check", key=True), Column("Passed", "bool"), Column("Detail")],
+        rows=rows,
+    )
+
+
+def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested dicts as ``(dotted.key, leaf)`` pairs; lists joined with commas."""
+    if isinstance(value, dict):
+        out: list[tuple[str, Any]] = []
+        for key, inner in value.items():
+            out.extend(flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(value, list):
+        return [(prefix, ", ".join(str(v) for v in value))]
+    return [(prefix, value)]
+
+
+def key_value_table(table_id: str, title: str, source: dict[str, Any] | None) -> Table | None:
+    """A two-column table of any JSON object (conditions, run settings)."""
+    if not source:
+        return None
+    return Table(
+        id=table_id,
+        title=title,
+        columns=[Column("Setting", key=True), Column("Value")],
+        rows=[[k, redact_setting(k, v)] for k, v in flatten(source)],
+        foldable=False,
+    )

@@ -1,0 +1,250 @@
+"""The recommendation: which sort-key strategy and which index variant, and why.
+
+Rules (stated in the report too):
+
+* **Strategy**: eligible are the strategies whose :class:`store.strategies.Guarantees` say
+  ``race_free`` and ``commit_order`` *and* that measured zero duplicates and zero failed adds
+  in this run (bench, race matrix and summary counters together). The fastest eligible one
+  wins, "fastest" being the geometric mean of ops/s over every (scenario, concurrency) cell
+  that all eligible strategies measured, as pgbench summarises its variations.
+* **Index variant**: reads dominate a chat workload, so a variant is eligible when the
+  geometric mean of its per-query p50 latency is within :data:`READ_TOLERANCE` of the best;
+  among those the highest ``add_thread_item`` throughput wins, and when writes are within
+  :data:`WRITE_TIE` of each other the smaller index size does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+from store.strategies import STRATEGIES
+
+from .load import Results
+from .vocabulary import INDEX_READ, INDEX_WRITE, SORT_KEY
+
+READ_TOLERANCE: Final = 0.20
+WRITE_TIE: Final = 0.05
+COUNTERS: Final = ("duplicates", "failed_adds", "retries")
+
+
+def geometric_mean(values: Iterable[float]) -> float | None:
+    """Geometric mean of the positive values, ``None`` when there are none."""
+    logs = [math.log(v) for v in values if v and v > 0]
+    return math.exp(sum(logs) / len(logs)) if logs else None
+
+
+@dataclass
+class StrategyScore:
+    name: str
+    race_free: bool | None  # None: unknown to store.strategies
+    commit_order: bool | None
+    ops: dict[tuple[str, int], float] = field(default_factory=dict)  # (scenario, conc) -> ops/s
+    p95_ms: dict[tuple[str, int], float] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
+    geo_mean_ops: float | None = None
+    excluded: str | None = None  # why it cannot be recommended; None when eligible
+
+    @property
+    def hot_max(self) -> tuple[int, float, float | None] | None:
+        """(concurrency, ops/s, p95 ms) on the hot thread at the highest concurrency measured."""
+        hot = [(c, v) for (s, c), v in self.ops.items() if s == "hot_thread"]
+        if not hot:
+            return None
+        conc, ops = max(hot)
+        return conc, ops, self.p95_ms.get(("hot_thread", conc))
+
+
+@dataclass
+class StrategyVerdict:
+    chosen: StrategyScore | None
+    scores: list[StrategyScore]
+    cells: list[tuple[str, int]]  # the cells the geometric mean covers
+
+
+@dataclass
+class IndexScore:
+    variant: str
+    read_ms: dict[str, float] = field(default_factory=dict)  # query -> p50 ms
+    read_geo_ms: float | None = None
+    write_ops: float | None = None
+    index_bytes: int | None = None
+    table_bytes: int | None = None
+    seq_scans: list[str] = field(default_factory=list)  # queries whose plan has a Seq Scan
+    eligible: bool = False
+
+
+@dataclass
+class IndexVerdict:
+    chosen: IndexScore | None
+    scores: list[IndexScore]
+    queries: list[str]
+    best_read_ms: float | None
+
+
+def choose_strategy(results: Results) -> StrategyVerdict:
+    """Score every strategy measured in ``results`` and pick the recommended one."""
+    scores: dict[str, StrategyScore] = {}
+
+    def score(name: str) -> StrategyScore:
+        if name not in scores:
+            cls = STRATEGIES.get(name)
+            g = cls.guarantees if cls is not None else None
+            scores[name] = StrategyScore(
+                name=name,
+                race_free=None if g is None else g.race_free,
+                commit_order=None if g is None else g.commit_order,
+            )
+        return scores[name]
+
+    for b in results.of_kind(SORT_KEY):
+        name = b.get("strategy")
+        if not name or b.get("method") not in (None, "store"):
+            continue
+        s = score(str(name))
+        cell = (str(b.get("scenario") or "hot_thread"), int(b.get("concurrency") or 1))
+        if b.ops_per_s is not None:
+            s.ops[cell] = b.ops_per_s
+        p95 = b.latency_ms(95)
+        if p95 is not None:
+            s.p95_ms[cell] = p95
+        _add_counters(s, b.extra)
+    for row in results.races or ():
+        if row.get("strategy"):
+            _add_counters(score(str(row["strategy"])), row)
+    correctness = (results.summary or {}).get("correctness") or {}
+    for name, counters in correctness.items():
+        s = score(str(name))
+        if isinstance(counters, dict):
+            # The summary restates the bench's counters: keep the larger, never add twice.
+            for key in COUNTERS:
+                value = counters.get(key)
+                if isinstance(value, int | float):
+                    s.counters[key] = max(s.counters[key], int(value))
+
+    for s in scores.values():
+        s.excluded = _exclusion(s)
+    eligible = [s for s in scores.values() if s.excluded is None and s.ops]
+    cells = sorted(set.intersection(*(set(s.ops) for s in eligible))) if eligible else []
+    for s in scores.values():
+        measured = cells or sorted(s.ops)
+        s.geo_mean_ops = geometric_mean(s.ops[c] for c in measured if c in s.ops)
+    for s in scores.values():
+        if s.excluded is None and not s.ops:
+            s.excluded = "no throughput measured"
+    eligible.sort(key=lambda s: s.geo_mean_ops or 0.0, reverse=True)
+    ordered = sorted(
+        scores.values(),
+        key=lambda s: (s.excluded is not None, -(s.geo_mean_ops or 0.0), s.name),
+    )
+    return StrategyVerdict(chosen=eligible[0] if eligible else None, scores=ordered, cells=cells)
+
+
+def _add_counters(s: StrategyScore, source: dict[str, object]) -> None:
+    for key in COUNTERS:
+        value = source.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            s.counters[key] += int(value)
+
+
+def _exclusion(s: StrategyScore) -> str | None:
+    if s.race_free is None:
+        return "not a strategy of store.strategies"
+    if not s.race_free:
+        return "not race-free by design"
+    if not s.commit_order:
+        return "keys not in commit order (a paging reader can skip a late commit)"
+    broken = [f"{s.counters[k]:,} {k.replace('_', ' ')}" for k in ("duplicates", "failed_adds")]
+    if s.counters["duplicates"] or s.counters["failed_adds"]:
+        return "measured " + " and ".join(broken) + " despite its guarantee"
+    return None
+
+
+def choose_index_variant(results: Results) -> IndexVerdict:
+    """Score every index variant measured in ``results`` and pick the recommended one."""
+    scores: dict[str, IndexScore] = {}
+    for b in results.of_kind(INDEX_READ):
+        variant, query = b.get("variant"), b.get("query")
+        latency = b.latency_ms(50)
+        if variant and query and latency is not None:
+            scores.setdefault(variant, IndexScore(variant)).read_ms[str(query)] = latency
+    for b in results.of_kind(INDEX_WRITE):
+        if b.get("variant") and b.ops_per_s is not None:
+            scores.setdefault(
+                b.get("variant"), IndexScore(b.get("variant"))
+            ).write_ops = b.ops_per_s
+    for variant, tables in (results.sizes or {}).items():
+        if variant in scores and isinstance(tables, dict):
+            s = scores[variant]
+            s.index_bytes = sum(int(t.get("index_bytes") or 0) for t in tables.values())
+            s.table_bytes = sum(int(t.get("table_bytes") or 0) for t in tables.values())
+    for plan in results.plans or ():
+        planned = scores.get(plan.get("variant", ""))
+        if planned is not None and "Seq Scan" in (plan.get("node_types") or ()):
+            planned.seq_scans.append(str(plan.get("query")))
+
+    per_variant = [set(s.read_ms) for s in scores.values() if s.read_ms]
+    queries = sorted(set.intersection(*per_variant)) if per_variant else []
+    for s in scores.values():
+        s.read_geo_ms = geometric_mean(s.read_ms[q] for q in queries if q in s.read_ms)
+    reads = [s.read_geo_ms for s in scores.values() if s.read_geo_ms is not None]
+    best = min(reads) if reads else None
+    candidates = [
+        s
+        for s in scores.values()
+        if best is not None
+        and s.read_geo_ms is not None
+        and s.read_geo_ms <= best * (1 + READ_TOLERANCE)
+    ]
+    for s in candidates:
+        s.eligible = True
+    chosen = _best_writer(candidates)
+    ordered = sorted(scores.values(), key=lambda s: (s.read_geo_ms is None, s.read_geo_ms or 0))
+    return IndexVerdict(chosen=chosen, scores=ordered, queries=queries, best_read_ms=best)
+
+
+def _best_writer(candidates: list[IndexScore]) -> IndexScore | None:
+    if not candidates:
+        return None
+    top = max((s.write_ops or 0.0) for s in candidates)
+    tied = [s for s in candidates if (s.write_ops or 0.0) >= top * (1 - WRITE_TIE)]
+    return min(
+        tied,
+        key=lambda s: (
+            s.index_bytes if s.index_bytes is not None else math.inf,
+            -(s.write_ops or 0.0),
+            s.read_geo_ms or math.inf,
+        ),
+    )
+
+
+def index_rule_text() -> str:
+    """The index rule in one sentence, for the report."""
+    return (
+        f"Rule: reads dominate a chat workload, so a variant qualifies when the geometric mean "
+        f"of its per-query p50 read latency is within {READ_TOLERANCE:.0%} of the best; among "
+        f"those the highest add_thread_item throughput wins, and writes within "
+        f"{WRITE_TIE:.0%} of each other are decided by the smaller total index size."
+    )
+
+
+def strategy_rule_text() -> str:
+    """The strategy rule in one sentence, for the report."""
+    return (
+        "Rule: only strategies whose guarantees (store.strategies) are race-free and keep "
+        "commit order, and that measured zero duplicates and zero failed adds, qualify; the "
+        "fastest by geometric mean of ops/s over the shared scenario x concurrency cells wins."
+    )
+
+
+def cells_text(cells: list[tuple[str, int]]) -> str:
+    by_scenario: dict[str, list[int]] = defaultdict(list)
+    for scenario, conc in cells:
+        by_scenario[scenario].append(conc)
+    return "; ".join(
+        f"{scenario.replace('_', ' ')} at {', '.join(map(str, sorted(c)))}"
+        for scenario, c in sorted(by_scenario.items())
+    )

@@ -1,0 +1,77 @@
+"""The report's fixed vocabulary: percentiles, benchmark kinds, failure kinds, goals.
+
+One place, so a table, a figure and the verdict never disagree on what "p95" or "hot thread"
+means (pgbench's ``format_report`` keeps its percentiles in one constant the same way).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PERCENTILES: Final = (50, 95, 99)
+"""Latency percentiles every table and figure reports, in this order."""
+
+
+def bench_percentile_key(p: int) -> str:
+    """The ``extra_info`` key of percentile ``p`` in bench/benchmark.json (``p95_ms``)."""
+    return f"p{p}_ms"
+
+
+def locust_percentile_column(p: int) -> str:
+    """The Locust CSV column of percentile ``p`` (``95%``)."""
+    return f"{p}%"
+
+
+# Benchmark kinds (bench/benchmark.json extra_info["kind"]).
+SORT_KEY: Final = "sort_key"
+ITEMS_PAGE: Final = "items_page"
+THREADS_PAGE: Final = "threads_page"
+INDEX_READ: Final = "index_read"
+INDEX_WRITE: Final = "index_write"
+LIMIT: Final = "limit"
+
+SCENARIOS: Final = ("hot_thread", "spread")
+SCENARIO_TITLES: Final = {"hot_thread": "one hot thread", "spread": "spread over many threads"}
+
+# Insert paths compared against the database's own limit, fastest-expected first.
+LIMIT_METHODS: Final = ("raw_asyncpg", "store", "sqlalchemy_core", "orm_sketch")
+LIMIT_TITLES: Final = {
+    "raw_asyncpg": "raw asyncpg (same SQL)",
+    "store": "PostgresStore",
+    "sqlalchemy_core": "SQLAlchemy Core",
+    "orm_sketch": "ORM (design sketch)",
+}
+PGBENCH_INSERT: Final = "insert_one_row"
+PGBENCH_COUNTER: Final = "hot_thread_counter"
+
+# Load-test failure kinds, as the locustfile names them; anything else is "other".
+FAILURE_KINDS: Final = (
+    "timeout",
+    "http_4xx",
+    "http_5xx",
+    "invalid_event",
+    "early_end",
+    "error_event",
+)
+SSE_TYPE: Final = "SSE"
+TTFE_PREFIX: Final = "ttfe "
+STREAM_PREFIX: Final = "stream "
+LOCUST_TOTAL_NAME: Final = "Aggregated"
+
+# The goals of the bench issue, checked against bench/summary.json: (key path, op, target).
+SUMMARY_GOALS: Final = {
+    ("python_layer", "ratio"): (">=", 0.5, "store / raw asyncpg, same SQL, 1 client"),
+    ("python_layer", "ratio_vs_orm"): (">=", 4.0, "store / design-sketch ORM path, 1 client"),
+    ("contention", "store_32_over_1"): (
+        ">=",
+        ("contention", "pgbench_counter_32_over_1"),
+        "store hot thread: 32 writers / 1 writer (goal: at least pgbench's)",
+    ),
+    ("contention", "pgbench_counter_32_over_1"): (None, None, "pgbench counter: 32 / 1 clients"),
+    ("pagination", "keyset_deep_over_shallow"): ("<=", 1.5, "keyset page: deepest / depth 0"),
+    ("pagination", "offset_deep_over_keyset_deep"): (
+        ">=",
+        10.0,
+        "OFFSET / keyset at the deepest depth",
+    ),
+}

@@ -1,0 +1,217 @@
+"""The report builds from saved results only: figures, HTML, verdict, baseline, bad input."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib import image as mpimg
+
+from chatkit_pg.cli import main as chatkit_pg_main
+from reports import ReportInputError, build_report
+from reports.build import BuiltReport, build
+from reports.load import load_results
+from reports.verdict import choose_index_variant, choose_strategy
+from store.strategies import STRATEGIES, Guarantees
+
+from .make_fixtures import PASSWORD
+
+EXPECTED_FIGURES = {
+    "strategy_throughput",
+    "strategy_p95",
+    "strategy_correctness",
+    "pagination",
+    "index_reads",
+    "index_costs",
+    "limit_paths",
+    "limit_contention",
+    "load_over_time",
+    "load_percentiles",
+    "ttfe_distribution",
+    "load_failures",
+}
+SECTIONS = ("verdict", "strategies", "pagination", "indexes", "limit", "loadtest", "conditions")
+
+
+def distinct_colours(png: Path) -> int:
+    rgb = (mpimg.imread(png)[..., :3] * 255).astype(np.uint32)
+    return len(np.unique(rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2]))
+
+
+def test_every_figure_is_produced_and_not_empty(built_a: BuiltReport) -> None:
+    assert {p.stem for p in built_a.figures} == EXPECTED_FIGURES
+    for png in built_a.figures:
+        assert png.stat().st_size > 10_000, png
+        # A real chart has lines, text and fills: many colours, not a blank canvas.
+        assert distinct_colours(png) > 50, png
+
+
+def test_html_is_self_contained_and_embeds_every_figure(built_a: BuiltReport) -> None:
+    page = built_a.html.read_text()
+    sources = re.findall(r'src="([^"]*)"', page)
+    assert len(sources) == len(EXPECTED_FIGURES)
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    embedded = {base64.b64decode(s.split(",", 1)[1]) for s in sources}
+    assert embedded == {png.read_bytes() for png in built_a.figures}
+    assert not re.search(r"<(script|link|iframe)\b", page)
+    assert "http://" not in page.replace("http://127.0.0.1", "")  # only the masked load target
+    for section in SECTIONS:
+        assert f'<section id="{section}"' in page
+
+
+def test_markdown_links_the_written_figures(built_a: BuiltReport) -> None:
+    text = built_a.markdown.read_text()
+    linked = re.findall(r"!\[[^]]*\]\((figures/[^)]+\.png)\)", text)
+    assert {Path(p).stem for p in linked} == EXPECTED_FIGURES
+    assert all((built_a.markdown.parent / p).is_file() for p in linked)
+    assert text.index("## Verdict") < text.index("## Sort-key strategies")
+
+
+def test_verdict_names_strategy_and_variant_with_numbers(built_a: BuiltReport) -> None:
+    text = built_a.markdown.read_text()
+    assert "use the **counter** sort-key strategy with the **recommended** index layout" in text
+    verdict = text[text.index("## Verdict") : text.index("## Sort-key strategies")]
+    assert "ops/s geometric mean" in verdict and "0 duplicates, 0 failed adds" in verdict
+    assert "sequence (keys not in commit order" in verdict  # faster, but excluded, and said so
+
+
+def test_passwords_are_masked_everywhere(built_a: BuiltReport) -> None:
+    for path in (built_a.markdown, built_a.html):
+        text = path.read_text()
+        assert PASSWORD not in text, path
+        assert "postgresql://bench:***@127.0.0.1:5432/chatkit_bench" in text
+        assert "Bearer load-test-user" not in text  # auth_token masked by its name
+
+
+def test_strategy_choice_reads_the_guarantees(run_a: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    results = load_results(run_a)
+    assert choose_strategy(results).chosen.name == "counter"
+    # If sequence promised commit order, it would be the fastest eligible one.
+    promise = Guarantees(race_free=True, gapless=False, commit_order=True, retries=False)
+    monkeypatch.setattr(STRATEGIES["sequence"], "guarantees", promise)
+    assert choose_strategy(results).chosen.name == "sequence"
+
+
+def test_strategy_that_measured_duplicates_is_not_recommended(run_a: Path) -> None:
+    path = run_a / "races/race_matrix.json"
+    document = json.loads(path.read_text())
+    for row in document["rows"]:
+        if row["strategy"] == "counter" and row["concurrency"] == 64:
+            row["duplicates"] = 3
+    path.write_text(json.dumps(document))
+    verdict = choose_strategy(load_results(run_a))
+    counter = next(s for s in verdict.scores if s.name == "counter")
+    assert counter.excluded is not None and "duplicates" in counter.excluded
+    chosen = verdict.chosen
+    assert chosen is not None and chosen.name != "counter"
+    assert STRATEGIES[chosen.name].guarantees.commit_order
+
+
+def test_index_rule_prefers_fast_reads_then_writes(run_a: Path) -> None:
+    verdict = choose_index_variant(load_results(run_a))
+    by_name = {s.variant: s for s in verdict.scores}
+    # pk_only writes fastest but its threads page is a Seq Scan + Sort: not eligible.
+    assert not by_name["pk_only"].eligible and by_name["pk_only"].seq_scans == ["threads_page"]
+    # covering reads fastest, recommended is within tolerance and writes more.
+    assert by_name["covering"].eligible and by_name["recommended"].eligible
+    assert verdict.chosen is by_name["recommended"]
+
+
+@pytest.mark.parametrize(
+    ("part", "note"),
+    [
+        ("bench", "bench/benchmark.json"),
+        ("loadtest", "loadtest/"),
+        ("loadtest/locust_stats_history.csv", "loadtest/locust_stats_history.csv"),
+    ],
+)
+def test_missing_part_is_noted_not_fatal(
+    remove: Callable[[str], Path], part: str, note: str
+) -> None:
+    report = build(remove(part))
+    text = report.markdown.read_text()
+    assert f"Not in this results folder: {note}" in text or (
+        "Not in this results folder:" in text and note in text
+    )
+    assert report.html.is_file()
+    if part == "loadtest/locust_stats_history.csv":
+        assert "load_over_time" not in {p.stem for p in report.figures}
+        assert "load_percentiles" in {p.stem for p in report.figures}
+
+
+def test_empty_folder_builds_a_report_of_notes(tmp_path: Path) -> None:
+    report = build(tmp_path)
+    text = report.markdown.read_text()
+    assert report.figures == []
+    assert "conditions.json" in text and "races/race_matrix.json" in text
+    assert "no race-free, commit-ordered strategy measured" in text
+
+
+@pytest.mark.parametrize(
+    ("relative", "content", "message"),
+    [
+        ("bench/benchmark.json", '{"benchmarks": [ {"name": "x"', "not valid JSON"),
+        ("bench/benchmark.json", '{"benchmarks": {}}', "'benchmarks' must be a list"),
+        ("races/race_matrix.json", '{"rows": [1, 2]}', "rows[0] must be an object"),
+        ("bench/plans/sketch/load_item.json", "[]", "expected a JSON object"),
+        ("loadtest/locust_stats.csv", "a,b\n1,2\n", "missing column(s) Type, Name"),
+    ],
+)
+def test_malformed_file_raises_an_error_naming_it(
+    run_a: Path, relative: str, content: str, message: str
+) -> None:
+    (run_a / relative).write_text(content)
+    with pytest.raises(ReportInputError) as caught:
+        build_report(run_a)
+    assert str(run_a / relative) in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_baseline_flags_exactly_the_planted_regressions(run_a: Path, run_b: Path) -> None:
+    report = build(run_a, baseline=run_b)
+    flagged = {(r.row, r.column) for r in report.regressions}
+    assert ("counter / hot_thread / 32", "Throughput (ops/s)") in flagged
+    assert ("recommended", "items_page_deep") in flagged
+    # Everything else moved by at most a few percent: nothing but the planted spots and
+    # numbers derived from them (latency at the same point, the 32/1 ratio) may be flagged.
+    for row, column in flagged:
+        assert "counter" in row or row == "recommended" or "32 writers" in row, (row, column)
+    page = report.html.read_text()
+    assert f'<div class="alert"><b>{len(report.regressions)} regression(s)</b>' in page
+    assert page.count('class="num reg"') == len(report.regressions)
+    text = report.markdown.read_text()
+    assert text.index("regression(s)") < text.index("## Verdict")
+
+
+def test_baseline_direction_and_threshold(run_a: Path, run_b: Path) -> None:
+    assert build(run_a, baseline=run_b, threshold=0.5).regressions == []
+    # Swapped, the planted spots are improvements: nothing regresses.
+    assert build(run_b, baseline=run_a).regressions == []
+
+
+def test_python_m_reports_prints_where_the_report_is(run_a: Path, run_b: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "reports", str(run_a), "--baseline", str(run_b)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"report: {run_a / 'report.html'}" in done.stdout
+    assert "REGRESSION" in done.stdout
+
+
+def test_chatkit_pg_report_command(run_a: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert chatkit_pg_main(["report", str(run_a)]) == 0
+    assert f"report: {run_a / 'report.html'}" in capsys.readouterr().out
+    (run_a / "bench/sizes.json").write_text("{not json")
+    assert chatkit_pg_main(["report", str(run_a)]) == 2
+    assert str(run_a / "bench/sizes.json") in capsys.readouterr().err

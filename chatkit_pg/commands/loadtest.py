@@ -1,0 +1,92 @@
+"""``chatkit-pg loadtest``: the server on the store, Locust against it, integrity checked."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from store.results import RESULTS_ENV, run_dir
+
+from ._common import add_dsn_option
+from .serve import add_server_options
+
+ORDER = 40
+
+SERVER_OPTIONS = (
+    "pool_size",
+    "max_overflow",
+    "deltas",
+    "delta_delay_ms",
+    "widget_ratio",
+    "workflow_ratio",
+    "max_body_bytes",
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "loadtest",
+        help="load the store behind a real ChatKit server with Locust, then check integrity",
+    )
+    add_dsn_option(parser, help_suffix="; a fresh database is created on it and dropped after")
+    parser.add_argument("--users", type=int, default=50, help="simulated users (default 50)")
+    parser.add_argument("--spawn-rate", type=float, default=10.0, help="users started per s")
+    parser.add_argument("--run-time", default="60s", help="e.g. 60s, 5m (default 60s)")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help=f"run folder to write into (default ${RESULTS_ENV} or results/<timestamp>)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="server (uvicorn) processes")
+    parser.add_argument(
+        "--locust-workers",
+        type=int,
+        default=0,
+        help="run Locust distributed: one master and N workers on 127.0.0.1 (default 0: one "
+        "process)",
+    )
+    parser.add_argument("--seed-threads", type=int, default=2, help="long threads to seed")
+    parser.add_argument(
+        "--seed-thread-length", type=int, default=2000, help="items per long thread"
+    )
+    parser.add_argument("--hot-threads", type=int, default=3, help="shared hot threads")
+    parser.add_argument("--think-min", type=float, default=0.5, help="min think time (s)")
+    parser.add_argument("--think-max", type=float, default=2.0, help="max think time (s)")
+    parser.add_argument("--tags", nargs="*", default=[], help="only these user tags")
+    parser.add_argument(
+        "--keep-database", action="store_true", help="do not drop the database afterwards"
+    )
+    add_server_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from loadtest.run import LoadTestConfig, run_loadtest
+
+    for name in ("users", "workers", "seed_threads", "hot_threads"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"chatkit-pg loadtest: --{name.replace('_', '-')} must be >= 1")
+    if args.spawn_rate <= 0:
+        raise SystemExit("chatkit-pg loadtest: --spawn-rate must be positive")
+    if args.results is not None:
+        os.environ[RESULTS_ENV] = str(args.results)
+    config = LoadTestConfig(
+        users=args.users,
+        spawn_rate=args.spawn_rate,
+        run_time=args.run_time,
+        dsn=args.dsn,
+        workers=args.workers,
+        locust_workers=args.locust_workers,
+        strategy=args.strategy,
+        server_options={name: getattr(args, name) for name in SERVER_OPTIONS},
+        seed_threads=args.seed_threads,
+        seed_thread_length=args.seed_thread_length,
+        hot_threads=args.hot_threads,
+        think_min=args.think_min,
+        think_max=args.think_max,
+        tags=list(args.tags),
+        keep_database=args.keep_database,
+    )
+    return run_loadtest(config, run_dir())

@@ -1,0 +1,278 @@
+"""ChatKit over HTTP for Locust users: one method per request type, each named by it.
+
+Non-streaming requests are checked for status and JSON. Streaming requests are read event
+by event (:mod:`loadtest.sse`); besides Locust's own entry for the request (which times
+the response headers) they fire ``SSE`` entries ``ttfe <type>`` (time to first event) and
+``stream <type>`` (time to the end of a complete stream). Every failure is recorded once,
+on the request's own entry, with a message starting with its kind (timeout, http_4xx,
+http_5xx, invalid_event, early_end, error_event, connection_error).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from .acks import AckLog
+from .settings import ScenarioSettings
+from .sse import (
+    CONNECTION_ERROR,
+    EARLY_END,
+    HTTP_4XX,
+    HTTP_5XX,
+    INVALID_EVENT,
+    TIMEOUT,
+    SSEParser,
+    StreamCheck,
+    StreamFailure,
+    parse_event,
+)
+
+SSE_REQUEST_TYPE = "SSE"
+_IDS = re.compile(r"\b(thr|msg|wf|tc|tsk|atc|shcx)_[0-9a-f]+\b")
+
+
+class RequestFailed(Exception):
+    """A ChatKit request failed; Locust has already recorded it."""
+
+
+def _short(text: str, limit: int = 120) -> str:
+    # Ids would give every failure its own row in Locust's failure table.
+    return _IDS.sub(r"\1_…", " ".join(text.split()))[:limit]
+
+
+def _status_failure(status: int, body: str) -> StreamFailure:
+    if status == 0:
+        return StreamFailure(CONNECTION_ERROR, "no HTTP response")
+    kind = HTTP_5XX if status >= 500 else HTTP_4XX
+    return StreamFailure(kind, f"{status} {_short(body)}")
+
+
+def _exception_failure(exc: BaseException) -> StreamFailure:
+    if isinstance(exc, StreamFailure):
+        return exc
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, TimeoutError) or "timed out" in text.lower() or "timeout" in text.lower():
+        return StreamFailure(TIMEOUT, _short(text))
+    return StreamFailure(CONNECTION_ERROR, _short(text))
+
+
+def user_input(text: str) -> dict[str, Any]:
+    """A ChatKit ``UserMessageInput`` with one text part."""
+    return {
+        "content": [{"type": "input_text", "text": text}],
+        "attachments": [],
+        "inference_options": {},
+    }
+
+
+class ChatKitClient:
+    """The requests one simulated user makes, as identity ``user``.
+
+    Args:
+        http: a Locust ``FastHttpSession`` (a user's ``client``).
+        request_event: the event hook that records requests (the environment's
+            ``events.request`` for statistics; a private hook for seeding).
+        settings: scenario settings (path, auth template, ...).
+        user: the identity sent in the auth header.
+        acks: where acknowledged writes are logged for the integrity check.
+    """
+
+    def __init__(
+        self,
+        http: Any,
+        request_event: Any,
+        settings: ScenarioSettings,
+        user: str,
+        acks: AckLog,
+    ) -> None:
+        self.http = http
+        self.request_event = request_event
+        self.settings = settings
+        self.user = user
+        self.acks = acks
+        self.headers = {
+            **settings.auth_headers(user),
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream, application/json",
+        }
+
+    @classmethod
+    def for_user(
+        cls, locust_user: Any, settings: ScenarioSettings, user: str, acks: AckLog
+    ) -> ChatKitClient:
+        """The client of a Locust user: its HTTP session and the stats' request event."""
+        return cls(locust_user.client, locust_user.environment.events.request, settings, user, acks)
+
+    # -- non-streaming ----------------------------------------------------------------------
+
+    def call(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        """POST a non-streaming request; return its JSON object.
+
+        Raises:
+            RequestFailed: the request failed (already recorded in Locust's stats).
+        """
+        body = json.dumps({"type": kind, "params": params})
+        with self.http.post(
+            self.settings.chatkit_path,
+            data=body,
+            headers=self.headers,
+            name=kind,
+            catch_response=True,
+        ) as resp:
+            try:
+                if resp.status_code != 200:
+                    error = getattr(resp, "error", None)
+                    if resp.status_code == 0 and error is not None:
+                        raise _exception_failure(error)
+                    raise _status_failure(resp.status_code, resp.text or "")
+                try:
+                    payload = json.loads(resp.content or b"")
+                except ValueError:
+                    raise StreamFailure(INVALID_EVENT, "response is not JSON") from None
+                if not isinstance(payload, dict):
+                    raise StreamFailure(INVALID_EVENT, "response is not a JSON object")
+            except StreamFailure as failure:
+                resp.failure(str(failure))
+                raise RequestFailed(str(failure)) from None
+            resp.success()
+            return payload
+
+    def list_threads(self, limit: int, after: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit, "order": "desc"}
+        if after:
+            params["after"] = after
+        return self.call("threads.list", params)
+
+    def list_items(
+        self, thread_id: str, limit: int, after: str | None = None, order: str = "desc"
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"thread_id": thread_id, "limit": limit, "order": order}
+        if after:
+            params["after"] = after
+        return self.call("items.list", params)
+
+    def update_thread(self, thread_id: str, title: str) -> dict[str, Any]:
+        return self.call("threads.update", {"thread_id": thread_id, "title": title})
+
+    def delete_thread(self, thread_id: str) -> None:
+        self.call("threads.delete", {"thread_id": thread_id})
+        self.acks.write({"op": "delete", "user": self.user, "thread_id": thread_id})
+
+    # -- streaming --------------------------------------------------------------------------
+
+    def create_thread(self, text: str) -> StreamCheck:
+        """``threads.create`` with a first message; returns the checked stream."""
+        return self.stream("threads.create", {"input": user_input(text)}, thread_id=None)
+
+    def add_message(self, thread_id: str, text: str) -> StreamCheck:
+        """``threads.add_user_message``; returns the checked stream."""
+        params = {"thread_id": thread_id, "input": user_input(text)}
+        return self.stream("threads.add_user_message", params, thread_id=thread_id)
+
+    def stream(self, kind: str, params: dict[str, Any], thread_id: str | None) -> StreamCheck:
+        """POST a streaming request, read the whole SSE response and check it.
+
+        Raises:
+            RequestFailed: the request or its stream failed (already recorded).
+        """
+        request_id = uuid.uuid4().hex
+        record = {"req": request_id, "type": kind, "user": self.user, "thread_id": thread_id}
+        self.acks.write({"op": "attempt", **record})
+        check = StreamCheck(thread_id=thread_id)
+        body = json.dumps({"type": kind, "params": params})
+        started = time.perf_counter()
+        started_at = time.time()
+        with self.http.post(
+            self.settings.chatkit_path,
+            data=body,
+            headers=self.headers,
+            name=kind,
+            stream=True,
+            catch_response=True,
+        ) as resp:
+            try:
+                if resp.status_code != 200:
+                    error = getattr(resp, "error", None)
+                    if resp.status_code == 0 and error is not None:
+                        raise _exception_failure(error)
+                    raise _status_failure(resp.status_code, resp.text or "")
+                length = self._read_events(resp, kind, check, started, started_at)
+                check.finish()
+            except Exception as exc:  # every way a stream can break becomes a named failure
+                failure = _exception_failure(exc)
+                resp.failure(str(failure))
+                self.acks.write({"op": "fail", **record, **_ids(check), "error": failure.kind})
+                raise RequestFailed(str(failure)) from None
+            resp.success()
+        self._fire(f"stream {kind}", started, started_at, length)
+        self.acks.write({"op": "ack", **record, **_ids(check)})
+        return check
+
+    def _read_events(
+        self, resp: Any, kind: str, check: StreamCheck, started: float, started_at: float
+    ) -> int:
+        parser, length, first = SSEParser(), 0, True
+        for chunk in _lines(resp):
+            length += len(chunk)
+            try:
+                payloads = parser.feed(chunk)
+            except UnicodeDecodeError:
+                raise StreamFailure(INVALID_EVENT, "stream is not UTF-8") from None
+            for payload in payloads:
+                if first:
+                    self._fire(f"ttfe {kind}", started, started_at, 0)
+                    first = False
+                check.observe(parse_event(payload))
+        if parser.leftover():
+            raise StreamFailure(EARLY_END, "stream ended inside an event")
+        return length
+
+    def _fire(self, name: str, started: float, started_at: float, length: int) -> None:
+        self.request_event.fire(
+            request_type=SSE_REQUEST_TYPE,
+            name=name,
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=length,
+            exception=None,
+            context={},
+            start_time=started_at,
+            url=self.settings.chatkit_path,
+        )
+
+
+def _lines(resp: Any) -> Iterator[bytes]:
+    """The body line by line, each as soon as it arrives.
+
+    ``iter_content(n)`` waits for n bytes, which would time the first event at the end of
+    a short stream; geventhttpclient's ``readline`` returns as soon as a line is complete.
+    """
+    raw = resp._response  # the geventhttpclient response under Locust's wrapper
+    try:
+        while line := raw.readline(b"\n"):
+            yield line
+        tail = raw.read()  # a last line without its newline, if any
+    except Exception as exc:
+        failure = _exception_failure(exc)
+        if failure.kind == TIMEOUT:
+            raise failure from None
+        raise StreamFailure(EARLY_END, f"connection closed mid-stream ({failure})") from None
+    if tail:
+        yield tail
+
+
+def _ids(check: StreamCheck) -> dict[str, Any]:
+    return {
+        "thread_id": check.thread_id,
+        "user_message_id": check.user_message_id,
+        "assistant_message_id": check.assistant_message_id,
+        "items": check.done_items,
+        "assistant_sha1": hashlib.sha1(check.assistant_text.encode()).hexdigest()
+        if check.assistant_message_id
+        else None,
+    }

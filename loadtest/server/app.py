@@ -1,0 +1,198 @@
+"""The FastAPI application: ``POST /chatkit``, ``GET /healthz``, ``GET /metrics``.
+
+Errors a client caused get a 4xx with a JSON body that says what was wrong (401 no
+identity, 400 invalid request, 404 unknown or foreign thread, 413 body too large). A
+streaming request is primed (its first event produced) before the response starts, so a
+``threads.add_user_message`` to a missing thread is a 404, not a 200 stream that fails;
+an error after that point ends the stream with a ChatKit ``error`` event.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+from chatkit.errors import ErrorCode
+from chatkit.server import StreamingResult
+from chatkit.types import ErrorEvent
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import ValidationError
+
+from store import NotFoundError, StoreTimeoutError, StoreUnavailableError
+
+from .chatkit_server import DeterministicChatKitServer
+from .metrics import MeteredPostgresStore
+from .settings import ServerSettings
+
+logger = logging.getLogger("loadtest.server")
+
+USER_HEADER: Final = "x-user-id"
+MAX_USER_ID_CHARS: Final = 200
+_USER_ID: Final = re.compile(r"^[\x21-\x7e]+$")  # visible ASCII, no spaces
+
+
+class RequestError(Exception):
+    """A request the server refuses with ``status`` and a message for the client."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.headers = headers
+
+
+def user_id_from(request: Request) -> str:
+    """The caller's identity: ``Authorization: Bearer <user>`` or ``X-User-Id: <user>``.
+
+    Raises:
+        RequestError: 401 when neither header names a user, or the name is not acceptable.
+    """
+    user: str | None = None
+    authorization = request.headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        user = token.strip()
+    elif request.headers.get(USER_HEADER, "").strip():
+        user = request.headers[USER_HEADER].strip()
+    if user is None:
+        raise RequestError(
+            401,
+            "no identity: send 'Authorization: Bearer <user>' or 'X-User-Id: <user>'",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    if len(user) > MAX_USER_ID_CHARS or not _USER_ID.match(user):
+        raise RequestError(
+            401,
+            f"user id must be 1..{MAX_USER_ID_CHARS} visible ASCII characters without spaces",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    return user
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestError(413, f"request body of {int(declared):,} bytes exceeds {limit:,}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise RequestError(413, f"request body exceeds {limit:,} bytes")
+    return bytes(body)
+
+
+async def primed_stream(result: StreamingResult) -> AsyncIterator[bytes]:
+    """Produce the first event now (errors surface as HTTP statuses), the rest lazily."""
+    events = result.json_events
+    first = await anext(events)  # StopAsyncIteration: let the caller treat it as an error
+
+    async def rest() -> AsyncIterator[bytes]:
+        yield first
+        try:
+            async for chunk in events:
+                yield chunk
+        except Exception:
+            # Headers are gone; the protocol's way to fail now is an error event.
+            logger.exception("stream failed after it started")
+            error = ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=True)
+            yield b"data: " + error.model_dump_json().encode() + b"\n\n"
+        finally:
+            await events.aclose()
+
+    return rest()
+
+
+def _json_error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """Build the application; the database is migrated when it starts.
+
+    Args:
+        settings: database, strategy, pool and stand-in model settings.
+
+    Returns:
+        A FastAPI app with ``POST /chatkit``, ``GET /healthz`` and ``GET /metrics``.
+    """
+    store = MeteredPostgresStore(
+        settings.dsn,
+        sort_key_strategy=settings.strategy,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        application_name="chatkit-pg-server",
+    )
+    server = DeterministicChatKitServer(store, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await store.create_schema()
+        try:
+            yield
+        finally:
+            await store.close()
+
+    app = FastAPI(title="chatkit-pg load-test server", lifespan=lifespan)
+    app.state.store = store
+    app.state.settings = settings
+
+    @app.exception_handler(RequestError)
+    async def request_error(request: Request, exc: RequestError) -> JSONResponse:
+        return _json_error(exc.status, str(exc), exc.headers)
+
+    @app.post("/chatkit")
+    async def chatkit_endpoint(request: Request) -> Response:
+        context = {"user_id": user_id_from(request)}
+        body = await read_body(request, settings.max_body_bytes)
+        try:
+            result = await server.process(body, context)
+            if isinstance(result, StreamingResult):
+                stream = await primed_stream(result)
+                return StreamingResponse(
+                    stream,
+                    media_type="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+                )
+            return Response(content=result.json, media_type="application/json")
+        except NotFoundError as exc:
+            return _json_error(404, str(exc))
+        except ValidationError as exc:
+            errors = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+            )
+            return _json_error(400, f"invalid ChatKit request: {errors}")
+        except StoreTimeoutError as exc:
+            return _json_error(504, str(exc))
+        except StoreUnavailableError as exc:
+            return _json_error(503, str(exc))
+        except (ValueError, StopAsyncIteration) as exc:
+            return _json_error(400, str(exc) or "the request produced no events")
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        try:
+            async with store.connection() as conn:
+                await conn.fetchval("SELECT 1")
+        except Exception as exc:  # any failure means "not healthy"; say which
+            return _json_error(503, f"database check failed: {type(exc).__name__}: {exc}")
+        return JSONResponse({"status": "ok", "strategy": settings.strategy})
+
+    @app.get("/metrics")
+    async def metrics() -> dict[str, Any]:
+        snapshot = store.metrics.snapshot()
+        snapshot["allocation"] = {
+            "retries": store.counters.retries,
+            "conflicts": store.counters.conflicts,
+        }
+        return snapshot
+
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and worker processes: settings from the environment."""
+    return create_app(ServerSettings.from_env())

@@ -1,5 +1,5 @@
 # Two entry points that work on a fresh machine with only Python 3.11+:
-#   make run   - the main job (chatkit-pg demo for now)
+#   make run   - the main job: chatkit-pg run (bench, races, load test, report)
 #   make test  - the test suite, exactly what CI runs
 PYTHON ?= python3
 VENV   ?= .venv
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/chatkit-pg demo
+	$(BIN)/chatkit-pg run
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -20,6 +20,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest bench --profile smoke --benchmark-disable -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/chatkit-pg bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,26 +12,25 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from store.results import (
-    BENCH_DIR,
     BENCHMARK_JSON,
     CONDITIONS_FILE,
     INTEGRITY_JSON,
     LOADTEST_DIR,
+    LOADTEST_RUN_JSON,
+    LOCUST_PREFIX,
     PGBENCH_JSON,
     PLANS_DIR,
     RACE_MATRIX_JSON,
     SIZES_JSON,
+    SUMMARY_JSON,
 )
 
 from .vocabulary import bench_percentile_key
 
 # Files agreed between the producers and the report that store/results.py does not name yet.
-SUMMARY_JSON: Final = f"{BENCH_DIR}/summary.json"
-LOCUST_PREFIX: Final = "locust"
-LOADTEST_RUN_JSON: Final = f"{LOADTEST_DIR}/run.json"
 
 
 class ReportInputError(ValueError):

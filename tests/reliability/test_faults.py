@@ -111,9 +111,7 @@ async def test_restart_during_writes_loses_no_acknowledged_write(
         stop.set()
         await asyncio.gather(*writers)
 
-        stored = {
-            i.id for i in (await store.load_thread_items("t", None, 1000, "asc", ALICE)).data
-        }
+        stored = {i.id for i in (await store.load_thread_items("t", None, 1000, "asc", ALICE)).data}
     assert set(acknowledged) <= stored, "an acknowledged write was lost"
     assert failed, "the restart should have failed some in-flight writes"
     # A failed write left no partial state: the counter equals the item count and the keys

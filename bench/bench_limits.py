@@ -1,0 +1,255 @@
+"""The database's own limit, same run, same server: what each Python layer costs.
+
+One client appends items to its own thread through, from the floor up: the store's exact
+statement on a raw asyncpg connection; BEGIN/SELECT/INSERT/COMMIT on raw asyncpg; the same
+two through SQLAlchemy Core; the design sketch's ORM path; and the store itself. pgbench
+(``-M prepared``) runs the equivalent workloads at the bench's client counts on the same
+server (``bench/pgbench.json``). summary.json turns these into the issue's ratios.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+from chatkit.types import ThreadItem, ThreadMetadata
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from store.engine import async_url
+from store.provision import ProvisioningError
+from store.results import PGBENCH_JSON, write_json
+
+from . import baselines, pgbench_runner
+from .databases import BenchDatabases
+from .measure import record, timed_stats
+from .profiles import Profile
+from .seed import make_item
+from .writers import WRITER_CONTEXT
+
+USER = WRITER_CONTEXT["user_id"]
+
+
+@dataclass
+class Limits:
+    """The module's database, one store and one raw connection on it, and an item source."""
+
+    dsn: str
+    store: Any
+    raw: asyncpg.Connection
+    engine: AsyncEngine
+    rng: random.Random
+
+    def thread(self, loop: asyncio.AbstractEventLoop, label: str) -> str:
+        thread_id = f"thr_limit_{label}"
+        loop.run_until_complete(
+            self.store.save_thread(
+                ThreadMetadata(id=thread_id, created_at=datetime.now(UTC)), WRITER_CONTEXT
+            )
+        )
+        return thread_id
+
+    def item(self, thread_id: str) -> ThreadItem:
+        # Short user messages: the row the pgbench scripts insert is of the same kind.
+        item_id = f"msg_{self.rng.getrandbits(96):024x}"
+        return make_item(self.rng, thread_id, item_id, 0, datetime.now(UTC))
+
+
+@pytest.fixture(scope="module")
+def limits(databases: BenchDatabases, loop: asyncio.AbstractEventLoop) -> Iterator[Limits]:
+    dsn = databases.scratch("bench_limits")
+    store = databases.store(dsn, pool_size=1)
+    raw = loop.run_until_complete(asyncpg.connect(dsn))
+    engine = create_async_engine(async_url(dsn), pool_size=1, max_overflow=0)
+    try:
+        yield Limits(dsn, store, raw, engine, random.Random(4))
+    finally:
+        loop.run_until_complete(raw.close())
+        loop.run_until_complete(engine.dispose())
+
+
+def _insert(
+    benchmark: Any,
+    loop: asyncio.AbstractEventLoop,
+    profile: Profile,
+    make_args: Callable[[], tuple[Any, ...]],
+    call: Callable[..., Any],
+    method: str,
+    query: str,
+) -> None:
+    benchmark.group = "limit add_item 1 client"
+    benchmark.pedantic(
+        lambda *args: loop.run_until_complete(call(*args)),
+        setup=lambda: (make_args(), {}),
+        rounds=profile.single_rounds,
+        warmup_rounds=min(20, profile.single_rounds),
+    )
+    record(
+        benchmark,
+        profile.name,
+        kind="limit",
+        method=method,
+        strategy="counter" if "counter" in query or method == "store" else None,
+        concurrency=1,
+        query=query,
+        **timed_stats(benchmark),
+    )
+
+
+@pytest.mark.benchmark(group="limit")
+def test_raw_asyncpg_two_step(benchmark: Any, loop: Any, limits: Limits, profile: Profile) -> None:
+    """raw asyncpg: BEGIN; SELECT max(sort_key)+1; INSERT; COMMIT (four round trips)."""
+    thread_id = limits.thread(loop, "raw_two_step")
+    _insert(
+        benchmark,
+        loop,
+        profile,
+        lambda: (limits.raw, baselines.item_params(thread_id, USER, limits.item(thread_id))),
+        baselines.raw_two_step_insert,
+        "raw_asyncpg",
+        "begin_select_insert_commit",
+    )
+
+
+@pytest.mark.benchmark(group="limit")
+def test_raw_asyncpg_counter_sql(
+    benchmark: Any, loop: Any, limits: Limits, profile: Profile
+) -> None:
+    """raw asyncpg: the store's ADD_ITEM_COUNTER_SQL, one statement, implicit transaction."""
+    thread_id = limits.thread(loop, "raw_counter")
+    _insert(
+        benchmark,
+        loop,
+        profile,
+        lambda: (limits.raw, baselines.item_params(thread_id, USER, limits.item(thread_id))),
+        baselines.raw_counter_insert,
+        "raw_asyncpg",
+        "add_item_counter_sql",
+    )
+
+
+@pytest.mark.benchmark(group="limit")
+def test_sqlalchemy_core_two_step(
+    benchmark: Any, loop: Any, limits: Limits, profile: Profile
+) -> None:
+    """SQLAlchemy Core: engine.begin(); SELECT max()+1; insert(); commit."""
+    thread_id = limits.thread(loop, "core_two_step")
+
+    def args() -> tuple[Any, ...]:
+        item = limits.item(thread_id)
+        params = baselines.item_params(thread_id, USER, item)
+        return limits.engine, params, item.model_dump(mode="json")
+
+    _insert(
+        benchmark,
+        loop,
+        profile,
+        args,
+        baselines.core_two_step_insert,
+        "sqlalchemy_core",
+        "begin_select_insert_commit",
+    )
+
+
+@pytest.mark.benchmark(group="limit")
+def test_sqlalchemy_core_counter_sql(
+    benchmark: Any, loop: Any, limits: Limits, profile: Profile
+) -> None:
+    """SQLAlchemy Core: the store's counter statement as text() inside engine.begin()."""
+    thread_id = limits.thread(loop, "core_counter")
+    _insert(
+        benchmark,
+        loop,
+        profile,
+        lambda: (limits.engine, baselines.item_params(thread_id, USER, limits.item(thread_id))),
+        baselines.core_counter_insert,
+        "sqlalchemy_core",
+        "add_item_counter_sql",
+    )
+
+
+@pytest.mark.benchmark(group="limit")
+def test_orm_sketch(benchmark: Any, loop: Any, limits: Limits, profile: Profile) -> None:
+    """The design sketch's ORM path: session.get(thread) + session.add(item) + commit."""
+    thread_id = limits.thread(loop, "orm_sketch")
+    sessions = baselines.orm_sessions(limits.engine)
+    _insert(
+        benchmark,
+        loop,
+        profile,
+        lambda: (sessions, thread_id, USER, limits.item(thread_id)),
+        baselines.orm_sketch_insert,
+        "orm_sketch",
+        "session_get_add_commit",
+    )
+
+
+@pytest.mark.benchmark(group="limit")
+def test_store_add_thread_item(benchmark: Any, loop: Any, limits: Limits, profile: Profile) -> None:
+    """PostgresStore.add_thread_item (default strategy), one client, warm pool."""
+    thread_id = limits.thread(loop, "store")
+    _insert(
+        benchmark,
+        loop,
+        profile,
+        lambda: (thread_id, limits.item(thread_id), WRITER_CONTEXT),
+        limits.store.add_thread_item,
+        "store",
+        "add_thread_item",
+    )
+
+
+def test_pgbench_limit(
+    pytestconfig: pytest.Config,
+    loop: asyncio.AbstractEventLoop,
+    databases: BenchDatabases,
+    profile: Profile,
+) -> None:
+    """pgbench -M prepared: one-row insert and the hot-thread counter, same client counts."""
+    try:
+        pgbench = pgbench_runner.find_pgbench(databases.server)
+    except ProvisioningError as exc:
+        pytest.skip(f"no pgbench for the database's own limit: {exc}")
+    dsn = databases.scratch("bench_pgbench")
+    conn = loop.run_until_complete(asyncpg.connect(dsn))
+    try:
+        loop.run_until_complete(pgbench_runner.prepare_database(conn))
+        scripts = pgbench_runner.write_scripts(databases.results_dir / "bench" / "pgbench")
+        runs = [
+            pgbench_runner.run(pgbench, dsn, name, scripts[name], clients, profile.pgbench_seconds)
+            for name in pgbench_runner.SCRIPTS
+            for clients in profile.concurrency
+        ]
+        counter_rows = loop.run_until_complete(
+            conn.fetchval(
+                "SELECT count(*) FROM chatkit_thread_items WHERE thread_id = $1",
+                pgbench_runner.HOT_THREAD,
+            )
+        )
+        last_key = loop.run_until_complete(
+            conn.fetchval(
+                "SELECT last_sort_key FROM chatkit_threads WHERE id = $1",
+                pgbench_runner.HOT_THREAD,
+            )
+        )
+    finally:
+        loop.run_until_complete(conn.close())
+    documents = [r.as_dict() for r in runs]
+    pytestconfig.stash[pgbench_runner.RUNS_KEY] = documents
+    conditions = {
+        **databases.conditions,
+        "pgbench": str(pgbench),
+        "protocol": "prepared",
+        "scripts": pgbench_runner.scripts(),
+        "scale": profile.as_dict(),
+    }
+    write_json(databases.results_dir / PGBENCH_JSON, {"runs": documents}, conditions)
+    assert all(r.transactions > 0 and r.failed_transactions == 0 for r in runs), documents
+    # The counter script is the store's statement: gapless keys, one per committed row.
+    counter_transactions = sum(r.transactions for r in runs if r.script == "hot_thread_counter")
+    assert counter_rows == last_key >= counter_transactions

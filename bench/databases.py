@@ -1,0 +1,158 @@
+"""The bench's databases on one server: templates, per-variant copies, scratch databases.
+
+* ``empty template``: migrated with the store's own code path, no rows;
+* ``seeded template``: migrated and seeded once (COPY), the source of every variant;
+* a variant: ``CREATE DATABASE ... TEMPLATE seeded`` plus the variant's DDL, so all variants
+  hold byte-identical rows;
+* scratch: copies of the empty template for write benchmarks and pgbench.
+
+Nothing is reset by TRUNCATE between benchmarks: each one writes to fresh threads or a fresh
+database. (A TRUNCATE/DROP from another connection can hang behind a connection on which
+asyncpg's ``prepare()`` left the implicit transaction and its locks open; databases are
+dropped ``WITH (FORCE)`` at the end instead.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from store import PostgresStore
+from store.provision import PostgresServer, database_name
+
+from .explain import table_sizes, write_sizes
+from .profiles import Profile
+from .seed import SeedResult, seed
+from .variants import get_variant
+
+
+@dataclass
+class VariantDatabase:
+    """A seeded copy with one index variant applied, and the clients that read it."""
+
+    variant: str
+    dsn: str
+    seed: SeedResult
+    store: PostgresStore[Any]
+    raw: asyncpg.Connection
+    sizes: dict[str, dict[str, Any]]
+
+
+@dataclass
+class BenchDatabases:
+    """Creates the bench's databases lazily and drops every one of them in :meth:`close`."""
+
+    server: PostgresServer
+    loop: asyncio.AbstractEventLoop
+    profile: Profile
+    results_dir: Path
+    conditions: dict[str, Any]
+    progress: bool = True
+    _empty: str | None = None
+    _seeded: tuple[str, SeedResult] | None = None
+    _variants: dict[str, VariantDatabase] = field(default_factory=dict)
+    _sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _created: list[str] = field(default_factory=list)
+    _stores: list[PostgresStore[Any]] = field(default_factory=list)
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    async def _create(self, prefix: str, template: str | None = None) -> str:
+        dsn = await self.server.create_database(prefix=prefix, template=template)
+        self._created.append(database_name(dsn))
+        return dsn
+
+    def empty_template(self) -> str:
+        """Name of a migrated, empty database to copy."""
+        if self._empty is None:
+            self._empty = self.run(self._migrated("bench_empty"))
+        return self._empty
+
+    async def _migrated(self, prefix: str) -> str:
+        dsn = await self._create(prefix)
+        store: PostgresStore[Any] = PostgresStore(dsn, pool_size=1, max_overflow=0)
+        try:
+            await store.create_schema()
+        finally:
+            await store.close()
+        return database_name(dsn)
+
+    def seeded_template(self) -> tuple[str, SeedResult]:
+        """Name of the migrated and seeded template, and what the seed wrote."""
+        if self._seeded is None:
+            self._seeded = self.run(self._seed(self.empty_template()))
+        return self._seeded
+
+    async def _seed(self, empty: str) -> tuple[str, SeedResult]:
+        dsn = await self._create("bench_seeded", template=empty)
+        conn = await asyncpg.connect(dsn)
+        try:
+            result = await seed(conn, self.profile, progress=self.progress)
+        finally:
+            await conn.close()
+        return database_name(dsn), result
+
+    def scratch(self, prefix: str) -> str:
+        """DSN of a new copy of the empty template (for write benchmarks)."""
+        empty = self.empty_template()
+        return self.run(self._create(prefix, template=empty))
+
+    def store(self, dsn: str, **options: Any) -> PostgresStore[Any]:
+        """A store on ``dsn`` that is closed with the databases."""
+        options.setdefault("max_overflow", 0)
+        made: PostgresStore[Any] = PostgresStore(dsn, **options)
+        self._stores.append(made)
+        return made
+
+    def release(self, store: PostgresStore[Any]) -> None:
+        """Close a store made by :meth:`store` now (its connections count against the server)."""
+        self._stores.remove(store)
+        self.run(store.close())
+
+    def variant(self, name: str) -> VariantDatabase:
+        """The seeded copy with variant ``name`` applied (made once per session)."""
+        if name not in self._variants:
+            template, result = self.seeded_template()
+            self._variants[name] = self.run(self._variant(name, template, result))
+        return self._variants[name]
+
+    async def _variant(self, name: str, template: str, result: SeedResult) -> VariantDatabase:
+        variant = get_variant(name)
+        dsn = await self._create(f"bench_{name}", template=template)
+        raw = await asyncpg.connect(dsn)
+        for statement in variant.ddl:
+            await raw.execute(statement)
+        await raw.execute("VACUUM (ANALYZE) chatkit_threads, chatkit_thread_items")
+        sizes = await table_sizes(raw)
+        self._sizes[name] = sizes
+        write_sizes(
+            self.results_dir,
+            self._sizes,
+            {**self.conditions, "scale": self.profile.as_dict(), "seed": _seed_facts(result)},
+        )
+        store = self.store(dsn, pool_size=2)
+        async with store.connection() as conn:  # open the pool before anything is timed
+            await conn.execute("SELECT 1")
+        return VariantDatabase(name, dsn, result, store, raw, sizes)
+
+    def close(self) -> None:
+        """Close every client and drop every database this object created."""
+        self.run(self._close())
+
+    async def _close(self) -> None:
+        for variant in self._variants.values():
+            await variant.raw.close()
+        for store in self._stores:
+            await store.close()
+        for name in reversed(self._created):
+            await self.server.drop_database(name)
+        self._created.clear()
+
+
+def _seed_facts(result: SeedResult) -> dict[str, int]:
+    return {"threads": result.threads, "items": result.items, "item_json_bytes": result.bytes}

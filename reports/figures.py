@@ -32,7 +32,6 @@ from .vocabulary import (
     ITEMS_PAGE,
     LIMIT,
     LIMIT_METHODS,
-    LIMIT_TITLES,
     LOCUST_TOTAL_NAME,
     PERCENTILES,
     PGBENCH_COUNTER,
@@ -42,6 +41,7 @@ from .vocabulary import (
     SORT_KEY,
     SSE_TYPE,
     TTFE_PREFIX,
+    limit_label,
     locust_percentile_column,
 )
 
@@ -313,10 +313,10 @@ def index_costs(iv: IndexVerdict, folder: Path) -> Figure | None:
 
 def limit_paths(results: Results, folder: Path) -> Figure | None:
     """One-client insert throughput of each layer, as a fraction of pgbench's."""
-    ops: dict[str, float] = {}
+    ops: dict[tuple[str, str], float] = {}
     for b in results.of_kind(LIMIT):
         if int(b.get("concurrency") or 1) == 1 and b.ops_per_s is not None:
-            ops[str(b.get("method"))] = b.ops_per_s
+            ops[(str(b.get("method")), str(b.get("query") or ""))] = b.ops_per_s
     pgbench = next(
         (
             float(r["tps"])
@@ -329,10 +329,10 @@ def limit_paths(results: Results, folder: Path) -> Figure | None:
     if pgbench is not None:
         labels.append("pgbench (-M prepared)")
         values.append(pgbench)
-    for method in [*LIMIT_METHODS, *sorted(set(ops) - set(LIMIT_METHODS))]:
-        if method in ops:
-            labels.append(LIMIT_TITLES.get(method, method))
-            values.append(ops[method])
+    order = {m: n for n, m in enumerate(LIMIT_METHODS)}
+    for method, query in sorted(ops, key=lambda mq: (order.get(mq[0], 99), mq[1])):
+        labels.append(limit_label(method, query))
+        values.append(ops[(method, query)])
     if len(values) < 2:
         return None
     reference = values[0]

@@ -18,13 +18,13 @@ from .vocabulary import (
     ITEMS_PAGE,
     LIMIT,
     LIMIT_METHODS,
-    LIMIT_TITLES,
     LOCUST_TOTAL_NAME,
     PERCENTILES,
     SORT_KEY,
     SSE_TYPE,
     SUMMARY_GOALS,
     THREADS_PAGE,
+    limit_label,
     locust_percentile_column,
 )
 
@@ -373,18 +373,24 @@ def summary_goals_table(results: Results) -> Table | None:
 
 def limit_paths_table(results: Results) -> Table | None:
     rows: list[list[Any]] = []
-    for b in results.of_kind(LIMIT):
-        method = b.get("method")
+    order = {m: n for n, m in enumerate(LIMIT_METHODS)}
+    limits = sorted(
+        results.of_kind(LIMIT),
+        key=lambda b: (
+            order.get(b.get("method"), 99),
+            str(b.get("query")),
+            b.get("concurrency") or 1,
+        ),
+    )
+    for b in limits:
         rows.append(
             [
-                LIMIT_TITLES.get(method, str(method)),
+                limit_label(b.get("method"), b.get("query")),
                 b.get("concurrency") or 1,
                 b.ops_per_s,
                 b.latency_ms(50),
             ]
         )
-    order = {LIMIT_TITLES[m]: n for n, m in enumerate(LIMIT_METHODS)}
-    rows.sort(key=lambda r: (order.get(r[0], 99), r[1]))
     for run in results.pgbench or ():
         rows.append(
             [

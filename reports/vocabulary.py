@@ -41,6 +41,22 @@ LIMIT_TITLES: Final = {
     "sqlalchemy_core": "SQLAlchemy Core",
     "orm_sketch": "ORM (design sketch)",
 }
+# Some layers run two insert paths, told apart by extra_info["query"].
+LIMIT_QUERY_TITLES: Final = {
+    "add_item_counter_sql": "the store's statement",
+    "begin_select_insert_commit": "BEGIN/SELECT/INSERT/COMMIT",
+}
+
+
+def limit_label(method: object, query: object) -> str:
+    """Label of one insert path: the layer, and which SQL it ran when the bench says."""
+    title = LIMIT_TITLES.get(str(method), str(method))
+    if method == "raw_asyncpg":
+        title = "raw asyncpg"
+    detail = LIMIT_QUERY_TITLES.get(str(query)) if query else None
+    return f"{title} ({detail})" if detail else title
+
+
 PGBENCH_INSERT: Final = "insert_one_row"
 PGBENCH_COUNTER: Final = "hot_thread_counter"
 

@@ -181,16 +181,18 @@ async def check_integrity(dsn: str, ack_dir: Path, strategy: str) -> dict[str, A
 
     lost: list[str] = []
     texts: list[str] = []
+    writes_found = 0
     expected: dict[str, Counter[str]] = defaultdict(Counter)
     for ack in live:
         thread_id = ack["thread_id"]
         expected[thread_id]["user_message"] += 1
         expected[thread_id]["assistant_message"] += 1
-        for item_id, _kind in ack.get("items", []):
-            if stored[(thread_id, item_id)] != 1:
-                lost.append(
-                    f"{ack['type']} {item_id} in {thread_id} stored {stored[(thread_id, item_id)]}x"
-                )
+        missing = [i for i, _kind in ack.get("items", []) if stored[(thread_id, i)] != 1]
+        writes_found += not missing
+        for item_id in missing:
+            lost.append(
+                f"{ack['type']} {item_id} in {thread_id} stored {stored[(thread_id, item_id)]}x"
+            )
         key = (thread_id, ack.get("assistant_message_id"))
         if key in documents and ack.get("assistant_sha1"):
             if _assistant_sha1(documents[key]) != ack["assistant_sha1"]:
@@ -255,6 +257,8 @@ async def check_integrity(dsn: str, ack_dir: Path, strategy: str) -> dict[str, A
             "threads.add_user_message": requests.counts["threads.add_user_message"],
             "threads.delete": requests.counts["threads.delete"],
             "unconfirmed": requests.unconfirmed_total,
+            "writes": len(live),
+            "writes_found_intact": writes_found,
             "threads_checked": len(threads),
             "strategy_guarantees": {
                 "race_free": guarantees.race_free,

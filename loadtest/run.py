@@ -12,7 +12,12 @@ Steps (each a small function below):
 5. ``integrity.json`` and ``run.json`` written beside Locust's files in
    ``<run_dir>/loadtest/``.
 
-Exit status 0 only when Locust recorded no failure and the integrity check passed.
+With ``chaos_restart_at`` the embedded database is restarted that many seconds after Locust
+starts (:mod:`loadtest.chaos`); failures are then expected, but only inside the restart
+window, and ``run.json`` gets a ``chaos`` section with the times and the verdict.
+
+Exit status 0 only when Locust recorded no failure (with chaos: none outside the restart
+window, and requests succeeded after it) and the integrity check passed.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from typing import Any, Final
 from store.provision import PostgresServer, database_name, mask_dsn, start_server
 from store.results import LOADTEST_DIR, machine_conditions, write_json
 
+from .chaos import RestartTimer, judge, require_restartable
 from .integrity import check_integrity
 from .seed import seed_database
 
@@ -76,6 +82,8 @@ class LoadTestConfig:
     tags: list[str] = field(default_factory=list)
     stop_timeout: int = 15
     keep_database: bool = False
+    chaos_restart_at: float | None = None  # seconds after Locust starts
+    chaos_grace_s: float = 10.0  # failures expected until this long after the restart
 
 
 def free_port() -> int:
@@ -199,6 +207,9 @@ def locust_command(host: str, out: Path, config: LoadTestConfig, role: list[str]
     ]
     if config.tags:
         command += ["--tags", *config.tags]
+    if config.chaos_restart_at is not None:
+        # Failures are expected around the restart; run.json's chaos verdict judges them.
+        command += ["--exit-code-on-error", "0"]
     return command
 
 
@@ -289,6 +300,8 @@ def run_loadtest(config: LoadTestConfig, results: Path) -> int:
     # Acks of an earlier run in this folder belong to another database.
     shutil.rmtree(out / ACK_DIR, ignore_errors=True)
     with start_server(dsn=config.dsn) as pg:
+        if config.chaos_restart_at is not None:
+            require_restartable(pg)
         dsn = asyncio.run(pg.create_database(prefix="chatkit_loadtest"))
         try:
             return _run_on(pg, dsn, config, out)
@@ -313,10 +326,32 @@ def _run_on(pg: PostgresServer, dsn: str, config: LoadTestConfig, out: Path) -> 
     print(f"seeded {seeded['items']} items in {seeding_s:.1f} s", flush=True)
     with running_server(dsn, config, out / "server.log") as (host, _):
         print(f"server up at {host}; running Locust ({config.users} users, {config.run_time})")
-        locust_status = run_locust(host, out, config)
+        chaos = None
+        if config.chaos_restart_at is not None:
+            chaos = RestartTimer(pg, config.chaos_restart_at)
+            chaos.start()
+            print(f"chaos: restarting PostgreSQL {config.chaos_restart_at:g} s into the run")
+        try:
+            locust_status = run_locust(host, out, config)
+        finally:
+            if chaos is not None:
+                chaos.stop()
+        locust_ended = time.time()
     integrity = asyncio.run(check_integrity(dsn, out / ACK_DIR, config.strategy))
     rows = summarize_stats(out / STATS_CSV)
     failures = sum(r["failures"] for r in rows if r["name"] == "Aggregated")
+    chaos_result = None
+    if chaos is not None:
+        requests = sum(r["requests"] for r in rows if r["name"] == "Aggregated")
+        chaos_result = judge(
+            chaos.restart,
+            out / HISTORY_CSV,
+            out / FAILURES_CSV,
+            requests,
+            failures,
+            locust_ended,
+            config.chaos_grace_s,
+        )
     conditions = {
         **machine_conditions(),
         "postgres": asyncio.run(pg.server_info()),
@@ -341,10 +376,17 @@ def _run_on(pg: PostgresServer, dsn: str, config: LoadTestConfig, out: Path) -> 
             "locust_exit_status": locust_status,
             "locust_failures": failures,
             "integrity_passed": integrity["passed"],
+            "chaos": chaos_result,
         },
         conditions,
     )
     print_summary(rows, integrity, out)
+    if chaos_result is not None:
+        verdict = "PASSED" if chaos_result["passed"] else "FAILED"
+        print(f"chaos: {verdict}: {chaos_result['detail']}")
+        if locust_status != 0 or not chaos_result["passed"]:
+            return 1
+        return 0 if integrity["passed"] else 2
     if locust_status != 0 or failures:
         print(f"Locust reported failures (exit status {locust_status}); see {FAILURES_CSV}")
         return 1

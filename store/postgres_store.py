@@ -224,7 +224,9 @@ class PostgresStore(Store[TContext]):
                 raise StoreUnavailableError(
                     f"no database connection became free within the pool timeout: {exc}"
                 ) from exc
-            except (sa_exc.DBAPIError, *_CONNECTION_LOST) as exc:
+            except (sa_exc.DBAPIError, engine.dialect.loaded_dbapi.Error, *_CONNECTION_LOST) as exc:
+                # Connecting while the server shuts down or starts up (57P01, 57P03) raises
+                # the driver adapter's own error class, not a wrapped DBAPIError.
                 raise StoreUnavailableError(f"cannot connect to the database: {exc}") from exc
             if not pooled.driver_connection.is_closed():  # type: ignore[union-attr]
                 return pooled
@@ -303,6 +305,8 @@ class PostgresStore(Store[TContext]):
 
     async def load_thread(self, thread_id: str, context: TContext) -> ThreadMetadata:
         owner = self._owner(context)
+        if not _could_exist("thread id", thread_id):
+            raise NotFoundError(f"thread {thread_id!r} not found")
         data = await self._run(
             lambda conn: conn.fetchval(sql.SELECT_THREAD_SQL, thread_id, owner), idempotent=True
         )
@@ -334,6 +338,8 @@ class PostgresStore(Store[TContext]):
     ) -> Page[ThreadMetadata]:
         owner = self._owner(context)
         fetch = self._page_fetch_size(limit, order)
+        if after is not None and not _could_exist("after", after):
+            raise NotFoundError(f"cursor thread {after!r} not found")
         params: tuple[Any, ...]
         if after is None:
             statement, params = sql.SELECT_THREADS_FIRST_PAGE_SQL[order], (owner, fetch)
@@ -344,6 +350,8 @@ class PostgresStore(Store[TContext]):
 
     async def delete_thread(self, thread_id: str, context: TContext) -> None:
         owner = self._owner(context)
+        if not _could_exist("thread id", thread_id):
+            raise NotFoundError(f"thread {thread_id!r} not found")
         deleted = await self._run(
             lambda conn: conn.fetchval(sql.DELETE_THREAD_SQL, thread_id, owner), idempotent=False
         )
@@ -362,6 +370,10 @@ class PostgresStore(Store[TContext]):
     ) -> Page[ThreadItem]:
         owner = self._owner(context)
         fetch = self._page_fetch_size(limit, order)
+        if after is not None and not _could_exist("after", after):
+            raise NotFoundError(f"cursor item {after!r} in thread {thread_id!r} not found")
+        if not _could_exist("thread id", thread_id):
+            return Page(data=[], has_more=False, after=None)  # as for another user's thread
         if after is None:
             statement = sql.SELECT_ITEMS_FIRST_PAGE_SQL[order]
             params: tuple[Any, ...] = (thread_id, owner, fetch)
@@ -387,6 +399,8 @@ class PostgresStore(Store[TContext]):
 
     async def load_item(self, thread_id: str, item_id: str, context: TContext) -> ThreadItem:
         owner = self._owner(context)
+        if not _could_exist("thread id or item id", thread_id, item_id):
+            raise NotFoundError(f"item {item_id!r} not found in thread {thread_id!r}")
         data = await self._run(
             lambda conn: conn.fetchval(sql.SELECT_ITEM_SQL, thread_id, owner, item_id),
             idempotent=True,
@@ -397,6 +411,10 @@ class PostgresStore(Store[TContext]):
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: TContext) -> None:
         owner = self._owner(context)
+        if not _could_exist("thread id", thread_id):
+            raise NotFoundError(f"thread {thread_id!r} not found")
+        if not _could_exist("item id", item_id):
+            return  # an item that cannot exist is already gone (a no-op, as for a missing one)
         row = await self._run(
             lambda conn: conn.fetchrow(sql.DELETE_ITEM_SQL, thread_id, owner, item_id),
             idempotent=False,
@@ -426,6 +444,8 @@ class PostgresStore(Store[TContext]):
 
     async def load_attachment(self, attachment_id: str, context: TContext) -> Attachment:
         owner = self._owner(context)
+        if not _could_exist("attachment id", attachment_id):
+            raise NotFoundError(f"attachment {attachment_id!r} not found")
         data = await self._run(
             lambda conn: conn.fetchval(sql.SELECT_ATTACHMENT_SQL, attachment_id, owner),
             idempotent=True,
@@ -436,6 +456,8 @@ class PostgresStore(Store[TContext]):
 
     async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
         owner = self._owner(context)
+        if not _could_exist("attachment id", attachment_id):
+            raise NotFoundError(f"attachment {attachment_id!r} not found")
         deleted = await self._run(
             lambda conn: conn.fetchval(sql.DELETE_ATTACHMENT_SQL, attachment_id, owner),
             idempotent=False,
@@ -452,6 +474,22 @@ class PostgresStore(Store[TContext]):
             raise ValueError(f"limit must be a positive integer, got {limit!r}")
         # One extra row tells whether another page exists.
         return min(limit, self.max_page_size) + 1
+
+
+def _could_exist(what: str, *values: object) -> bool:
+    """Whether ids given to a read or delete could name a stored row.
+
+    An id with a NUL, a lone surrogate or over 1 KiB can never have been stored, so such a
+    lookup answers "not found" without a round trip (PostgreSQL would reject the value).
+    """
+    for value in values:
+        if not isinstance(value, str):
+            raise ValueError(f"{what} must be a string, got {type(value).__name__}")
+        try:
+            _checked_id(what, value)
+        except ValueError:
+            return False
+    return True
 
 
 def _checked_id(what: str, value: str) -> str:

@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from store.provision import ProvisioningError
 from store.results import RESULTS_ENV, run_dir
 
 from ._common import add_dsn_option
@@ -58,11 +59,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--keep-database", action="store_true", help="do not drop the database afterwards"
     )
+    parser.add_argument(
+        "--chaos-restart-at",
+        default=None,
+        metavar="DURATION",
+        help="restart the embedded PostgreSQL this long after Locust starts (e.g. 20s); "
+        "failures must stay inside the restart window and integrity must hold",
+    )
+    parser.add_argument(
+        "--chaos-grace",
+        default="10s",
+        metavar="DURATION",
+        help="failures are expected until this long after the restart (default 10s)",
+    )
     add_server_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from loadtest.chaos import parse_seconds
     from loadtest.run import LoadTestConfig, run_loadtest
 
     for name in ("users", "workers", "seed_threads", "hot_threads"):
@@ -70,6 +85,18 @@ def run(args: argparse.Namespace) -> int:
             raise SystemExit(f"chatkit-pg loadtest: --{name.replace('_', '-')} must be >= 1")
     if args.spawn_rate <= 0:
         raise SystemExit("chatkit-pg loadtest: --spawn-rate must be positive")
+    chaos_at = chaos_grace = None
+    try:
+        if args.chaos_restart_at is not None:
+            chaos_at = parse_seconds(args.chaos_restart_at)
+        chaos_grace = parse_seconds(args.chaos_grace)
+    except ValueError as exc:
+        raise SystemExit(f"chatkit-pg loadtest: --chaos-restart-at/--chaos-grace: {exc}") from None
+    if chaos_at is not None and args.dsn:
+        raise SystemExit(
+            "chatkit-pg loadtest: --chaos-restart-at restarts the database, which only works on "
+            "the embedded PostgreSQL; drop --dsn (and unset CHATKIT_PG_DSN)"
+        )
     if args.results is not None:
         os.environ[RESULTS_ENV] = str(args.results)
     config = LoadTestConfig(
@@ -88,5 +115,10 @@ def run(args: argparse.Namespace) -> int:
         think_max=args.think_max,
         tags=list(args.tags),
         keep_database=args.keep_database,
+        chaos_restart_at=chaos_at,
+        chaos_grace_s=chaos_grace,
     )
-    return run_loadtest(config, run_dir())
+    try:
+        return run_loadtest(config, run_dir())
+    except ProvisioningError as exc:
+        raise SystemExit(f"chatkit-pg loadtest: {exc}") from None

@@ -1,7 +1,9 @@
 """The FastAPI application: ``POST /chatkit``, ``GET /healthz``, ``GET /metrics``.
 
 Errors a client caused get a 4xx with a JSON body that says what was wrong (401 no
-identity, 400 invalid request, 404 unknown or foreign thread, 413 body too large). A
+identity, 400 invalid request, 404 unknown or foreign thread, 413 body too large, 501 a
+request type this server does not implement). A bug is a 500 whose JSON body says only
+that (the traceback goes to the log, never to the client). A
 streaming request is primed (its first event produced) before the response starts, so a
 ``threads.add_user_message`` to a missing thread is a 404, not a 200 stream that fails;
 an error after that point ends the stream with a ChatKit ``error`` event.
@@ -15,14 +17,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
+import asyncpg
 from chatkit.errors import ErrorCode
 from chatkit.server import StreamingResult
 from chatkit.types import ErrorEvent
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
+from sqlalchemy import exc as sa_exc
 
-from store import NotFoundError, StoreTimeoutError, StoreUnavailableError
+from store import (
+    NotFoundError,
+    SortKeyConflictError,
+    StoreTimeoutError,
+    StoreUnavailableError,
+    TransientConflictError,
+)
 
 from .chatkit_server import DeterministicChatKitServer
 from .metrics import MeteredPostgresStore
@@ -144,6 +154,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def request_error(request: Request, exc: RequestError) -> JSONResponse:
         return _json_error(exc.status, str(exc), exc.headers)
 
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # Tracebacks can hold DSNs and other users' data: log them, tell the client little.
+        logger.error("unhandled %s on %s", type(exc).__name__, request.url.path, exc_info=exc)
+        return _json_error(500, f"internal error ({type(exc).__name__}); see the server log")
+
     @app.post("/chatkit")
     async def chatkit_endpoint(request: Request) -> Response:
         context = {"user_id": user_id_from(request)}
@@ -167,10 +183,24 @@ def create_app(settings: ServerSettings) -> FastAPI:
             return _json_error(400, f"invalid ChatKit request: {errors}")
         except StoreTimeoutError as exc:
             return _json_error(504, str(exc))
-        except StoreUnavailableError as exc:
-            return _json_error(503, str(exc))
+        except (StoreUnavailableError, TransientConflictError) as exc:
+            return _json_error(503, str(exc), {"Retry-After": "1"})
+        except SortKeyConflictError as exc:
+            return _json_error(409, str(exc))
+        except (sa_exc.DBAPIError, sa_exc.EmulatedDBAPIException) as exc:
+            # The pool's connect can raise the driver adapter's error unwrapped (seen while
+            # PostgreSQL shuts down: "the database system is shutting down"). The store
+            # should say StoreUnavailableError there; until it does, this is the same 503.
+            reason = exc.args[0] if exc.args else type(exc).__name__
+            return _json_error(503, f"cannot connect to the database: {reason}")
+        except asyncpg.DataError as exc:
+            # SQLSTATE class 22: a request value PostgreSQL cannot hold (NUL in an id the
+            # store did not check on a read). The message names the value's problem only.
+            return _json_error(400, f"invalid value in the request: {exc}")
         except (ValueError, StopAsyncIteration) as exc:
             return _json_error(400, str(exc) or "the request produced no events")
+        except NotImplementedError as exc:
+            return _json_error(501, str(exc) or "not implemented by this server")
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

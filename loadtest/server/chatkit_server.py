@@ -4,7 +4,9 @@
 deltas (with an optional pause before each, emulating token streaming) and, for a share
 of requests chosen from the user message id, a workflow item before the reply or a widget
 after it, so the store sees a realistic mix of item types. The SDK persists every item on
-``thread.item.done``; this class never touches the store itself.
+``thread.item.done``; this class never touches the store itself, except to check that the
+caller owns the thread of a request the SDK would otherwise answer without asking the
+store (see :meth:`DeterministicChatKitServer.process`).
 """
 
 from __future__ import annotations
@@ -13,15 +15,21 @@ import asyncio
 import zlib
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from chatkit.server import ChatKitServer
+from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
+from chatkit.store import AttachmentStore
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageContentPartAdded,
     AssistantMessageContentPartDone,
     AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
+    Attachment,
+    AttachmentCreateParams,
+    ChatKitReq,
+    ItemsFeedbackReq,
+    ItemsListReq,
     ThoughtTask,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
@@ -34,14 +42,37 @@ from chatkit.types import (
     Workflow,
     WorkflowItem,
     WorkflowTaskAdded,
+    is_streaming_req,
 )
 from chatkit.widgets import DynamicWidgetRoot
+from pydantic import TypeAdapter
 
 from store import PostgresStore
 
 from .settings import ServerSettings
 
 Context = dict[str, str]
+
+CHATKIT_REQUEST: Final = TypeAdapter[ChatKitReq](ChatKitReq)
+
+# Thread-scoped requests the SDK serves without loading the thread: ``items.list`` reads
+# through ``load_thread_items`` (an empty page for a thread that is not the caller's) and
+# ``items.feedback`` goes to ``add_feedback`` (no store call at all). Every other
+# thread-scoped request starts with ``store.load_thread``, which raises NotFoundError.
+OWNERSHIP_CHECKED: Final = (ItemsListReq, ItemsFeedbackReq)
+
+
+class NoFilesAttachmentStore(AttachmentStore[Context]):
+    """Attachment files for a server that keeps none: uploads are refused, deletes are
+    left to the store (``store.delete_attachment`` checks the owner)."""
+
+    async def delete_attachment(self, attachment_id: str, context: Context) -> None:
+        return None  # no file bytes to remove; the metadata row goes in store.delete_attachment
+
+    async def create_attachment(
+        self, input: AttachmentCreateParams, context: Context
+    ) -> Attachment:
+        raise NotImplementedError("attachments.create: this server does not accept uploads")
 
 
 def _fraction(key: str, salt: str) -> float:
@@ -67,9 +98,34 @@ class DeterministicChatKitServer(ChatKitServer[Context]):
     """A ChatKit server whose "model" is a deterministic echo with configurable pacing."""
 
     def __init__(self, store: PostgresStore[Any], settings: ServerSettings) -> None:
-        super().__init__(store)
+        super().__init__(store, NoFilesAttachmentStore())
         self.settings = settings
         self._delay = settings.delta_delay_ms / 1000
+
+    async def process(
+        self, request: str | bytes | bytearray, context: Context
+    ) -> StreamingResult | NonStreamingResult:
+        """Parse once, refuse another user's thread, then route as the SDK does.
+
+        Raises:
+            pydantic.ValidationError: the body is not a valid ChatKit request.
+            NotFoundError: an ``items.list``/``items.feedback`` names a thread that does not
+                exist or belongs to another user (one indexed query).
+        """
+        parsed = CHATKIT_REQUEST.validate_json(request)
+        if isinstance(parsed, OWNERSHIP_CHECKED):
+            await self.store.load_thread(parsed.params.thread_id, context)
+        if is_streaming_req(parsed):
+            return StreamingResult(self._process_streaming(parsed, context))
+        return NonStreamingResult(await self._process_non_streaming(parsed, context))
+
+    async def transcribe(self, audio_input: Any, context: Context) -> Any:
+        raise NotImplementedError("input.transcribe: this server has no speech model")
+
+    async def sync_action(
+        self, thread: ThreadMetadata, action: Any, sender: Any, context: Context
+    ) -> Any:
+        raise NotImplementedError("threads.sync_custom_action: this server defines no actions")
 
     async def respond(
         self,

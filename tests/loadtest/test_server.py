@@ -100,8 +100,7 @@ def test_conversation_round_trip(client: httpx.Client) -> None:
     assert thread_id not in [t["id"] for t in listed["data"]]
     gone = call(client, "alice", "threads.update", {"thread_id": thread_id, "title": "x"})
     assert gone.status_code == 404
-    # The store answers items.list of an unknown thread with an empty page, not 404.
-    assert call(client, "alice", "items.list", {"thread_id": thread_id}).json()["data"] == []
+    assert call(client, "alice", "items.list", {"thread_id": thread_id}).status_code == 404
 
 
 def test_identity_required(client: httpx.Client) -> None:
@@ -122,8 +121,8 @@ def test_other_users_thread_is_not_found(client: httpx.Client) -> None:
         resp = call(client, "mallory", kind, params)
         assert resp.status_code == 404, (kind, resp.text)
         assert "not found" in resp.json()["error"]
-    # items.list of a foreign thread leaks nothing: an empty page (the store's contract).
-    assert call(client, "mallory", "items.list", {"thread_id": thread_id}).json()["data"] == []
+    # The server checks ownership before items.list (the store alone answers an empty page).
+    assert call(client, "mallory", "items.list", {"thread_id": thread_id}).status_code == 404
     assert len(call(client, "owner", "items.list", {"thread_id": thread_id}).json()["data"]) >= 2
 
 

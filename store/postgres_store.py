@@ -64,6 +64,9 @@ _ATTACHMENT: Final = TypeAdapter(Attachment)
 # it again is safe. They occur under SERIALIZABLE defaults or lock-order inversions.
 _TRANSIENT = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
 
+# Client-side errors after which the protocol state of a connection is unknown.
+_PROTOCOL_UNKNOWN = (asyncpg.InterfaceError, asyncpg.InternalClientError, TimeoutError)
+
 # Errors after which a pooled connection must not be reused.
 _CONNECTION_LOST = (
     asyncpg.ConnectionDoesNotExistError,
@@ -201,13 +204,33 @@ class PostgresStore(Store[TContext]):
         store never uses SQLAlchemy's transaction bookkeeping on these connections anyway.
         """
         pooled = await self._checkout()
+        driver: asyncpg.Connection = pooled.driver_connection  # type: ignore[assignment]
+        reusable = False
         try:
             try:
-                yield pooled.driver_connection
+                yield driver
+                reusable = True
             except _CONNECTION_LOST as exc:
-                await greenlet_spawn(pooled.invalidate, exc)
                 raise StoreUnavailableError(f"database connection lost: {exc}") from exc
+            except asyncpg.PostgresError as exc:
+                severity = getattr(exc, "severity_en", None) or exc.severity
+                if severity in ("FATAL", "PANIC"):
+                    # The server is ending this session (shutdown, crash, termination): the
+                    # socket may not be closed yet, but the connection will never be idle again.
+                    raise StoreUnavailableError(f"database connection lost: {exc}") from exc
+                reusable = True  # the server refused a statement; the session is idle again
+                raise
+            except Exception as exc:
+                # The store's own verdict on a finished statement (NotFoundError,
+                # ItemExistsError, ...) leaves the session idle; client-side protocol errors don't.
+                reusable = not isinstance(exc, _PROTOCOL_UNKNOWN)
+                raise
         finally:
+            # A cancelled task (a client that went away mid-query, an asyncio.timeout) can
+            # leave the protocol mid-operation, and the next borrower would fail with
+            # "another operation is in progress": such a connection is discarded, not pooled.
+            if not reusable or driver.is_closed() or driver.is_in_transaction():
+                await greenlet_spawn(pooled.invalidate)
             # Returning runs the pool's reset (a no-op without an SQLAlchemy transaction);
             # closing an invalidated connection may await, hence the greenlet.
             await greenlet_spawn(pooled.close)

@@ -193,3 +193,57 @@ async def test_serialization_failures_are_retried(fault_dsn: str) -> None:
             await _serialization_failure(strict, fault_dsn)
     n, keys, max_key, counter = await _count_items(fault_dsn, "t")
     assert n == keys == max_key == counter == 1
+
+
+async def test_a_call_cancelled_mid_statement_does_not_poison_the_pool(fault_dsn: str) -> None:
+    """A client that goes away mid-query cancels the store call; the connection it held must
+    not go back to the pool in the middle of an operation."""
+    async with PostgresStore(fault_dsn, pool_size=1, max_overflow=0) as store:
+        await store.save_thread(thread("t"), ALICE)
+        blocker = await asyncpg.connect(fault_dsn)
+        try:
+            transaction = blocker.transaction()
+            await transaction.start()
+            await blocker.execute("SELECT 1 FROM chatkit_threads WHERE id = 't' FOR UPDATE")
+            append = asyncio.create_task(
+                store.add_thread_item("t", user_message("m_cancelled", "t"), ALICE)
+            )
+            await asyncio.sleep(0.3)  # the append now waits inside its statement
+            append.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await append
+            await transaction.rollback()
+        finally:
+            await blocker.close()
+        # The pool's only connection serves the next calls.
+        for n in range(3):
+            await store.add_thread_item("t", user_message(f"m_{n}", "t"), ALICE)
+        ids = [i.id for i in (await store.load_thread_items("t", None, 10, "asc", ALICE)).data]
+    assert ids == ["m_0", "m_1", "m_2"]
+
+
+async def test_a_terminated_session_is_a_clear_error_and_is_replaced(fault_dsn: str) -> None:
+    """pg_terminate_backend mid-statement: the server says FATAL and closes the session."""
+    async with PostgresStore(fault_dsn, pool_size=1, max_overflow=0) as store:
+        await store.save_thread(thread("t"), ALICE)
+        admin = await asyncpg.connect(fault_dsn)
+        try:
+            transaction = admin.transaction()
+            await transaction.start()
+            await admin.execute("SELECT 1 FROM chatkit_threads WHERE id = 't' FOR UPDATE")
+            append = asyncio.create_task(
+                store.add_thread_item("t", user_message("m_killed", "t"), ALICE)
+            )
+            await asyncio.sleep(0.3)  # waiting for the row lock inside its statement
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'chatkit-pg' AND wait_event_type = 'Lock'"
+            )
+            with pytest.raises(StoreUnavailableError, match="connection lost"):
+                await append
+            await transaction.rollback()
+        finally:
+            await admin.close()
+        await store.add_thread_item("t", user_message("m_after", "t"), ALICE)
+        ids = [i.id for i in (await store.load_thread_items("t", None, 10, "asc", ALICE)).data]
+    assert ids == ["m_after"]

@@ -23,6 +23,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Final
 
+from bench.measure import EXTRA_KEYS
+
 HERE: Final = Path(__file__).resolve().parent / "fixtures"
 PASSWORD: Final = "s3cret-pw"  # must never appear in a report
 STRATEGY_NAMES: Final = (
@@ -97,22 +99,8 @@ def stats(seconds: float, rounds: int = 20) -> dict[str, Any]:
 
 
 def extra(kind: str, method: str, **values: Any) -> dict[str, Any]:
-    info: dict[str, Any] = dict.fromkeys(
-        (
-            "strategy",
-            "variant",
-            "scenario",
-            "concurrency",
-            "depth",
-            "page_size",
-            "order",
-            "query",
-            "ops_per_s",
-            "p50_ms",
-            "p95_ms",
-            "p99_ms",
-        )
-    )
+    # The producer's own key list, so fixtures cannot drift from what bench/ writes.
+    info: dict[str, Any] = dict.fromkeys(EXTRA_KEYS)
     info.update(kind=kind, method=method, duplicates=0, failed_adds=0, retries=0, profile="quick")
     info.update(values)
     return info

@@ -136,6 +136,11 @@ class PostgresStore(Store[TContext]):
         if isinstance(url_or_engine, AsyncEngine):
             if pool_options:
                 raise TypeError("pool options apply only when the store creates the engine")
+            if url_or_engine.dialect.driver != "asyncpg":
+                raise ValueError(
+                    "the store runs its statements on asyncpg connections: create the engine "
+                    f"with postgresql+asyncpg://, not the {url_or_engine.dialect.driver} driver"
+                )
             self._engine: AsyncEngine | None = url_or_engine
             self._owns_engine = False
             self._url: str | None = None

@@ -121,3 +121,10 @@ async def test_close_is_idempotent_and_the_store_reopens(make_store: Any) -> Non
     await store.close()
     await store.close()
     assert (await store.load_thread("t", ALICE)).id == "t"  # first use after close reopens
+
+
+def test_an_engine_on_another_driver_is_a_clear_error() -> None:
+    engine = create_async_engine("postgresql+asyncpg://u@h/d")
+    engine.sync_engine.dialect.driver = "psycopg"  # as an engine made for psycopg reports
+    with pytest.raises(ValueError, match="postgresql\\+asyncpg"):
+        PostgresStore(engine)

@@ -5,19 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from datetime import datetime
 from typing import Any
 
 from chatkit.types import (
-    AssistantMessageContent,
-    AssistantMessageItem,
     FileAttachment,
-    InferenceOptions,
-    ThreadMetadata,
-    UserMessageItem,
-    UserMessageTextContent,
 )
 
+from loadtest.seed import seed_long_thread
 from store import DEFAULT_STRATEGY, STRATEGIES, NotFoundError, PostgresStore
 from store.provision import database_name, mask_dsn, start_server
 
@@ -49,27 +43,8 @@ async def _demo(server: Any, strategy: str, messages: int) -> int:
     try:
         await store.create_schema()
         print(f"migrated; sort_key strategy: {strategy}")
-        thread = ThreadMetadata(id=store.generate_thread_id(alice), created_at=datetime.now())
-        await store.save_thread(thread, alice)
         started = time.perf_counter()
-        for n in range(messages):
-            item: Any
-            if n % 2 == 0:
-                item = UserMessageItem(
-                    id=store.generate_item_id("message", thread, alice),
-                    thread_id=thread.id,
-                    created_at=datetime.now(),
-                    content=[UserMessageTextContent(text=f"question {n}")],
-                    inference_options=InferenceOptions(),
-                )
-            else:
-                item = AssistantMessageItem(
-                    id=store.generate_item_id("message", thread, alice),
-                    thread_id=thread.id,
-                    created_at=datetime.now(),
-                    content=[AssistantMessageContent(text=f"answer {n} " * 20)],
-                )
-            await store.add_thread_item(thread.id, item, alice)
+        thread_id = await seed_long_thread(store, "alice", "demo", messages)
         elapsed = time.perf_counter() - started
         print(
             f"appended {messages} items in {elapsed:.2f} s "
@@ -78,7 +53,7 @@ async def _demo(server: Any, strategy: str, messages: int) -> int:
 
         seen, after, pages = 0, None, 0
         while True:
-            page = await store.load_thread_items(thread.id, after, 50, "desc", alice)
+            page = await store.load_thread_items(thread_id, after, 50, "desc", alice)
             seen, pages = seen + len(page.data), pages + 1
             if not page.has_more:
                 break
@@ -89,17 +64,17 @@ async def _demo(server: Any, strategy: str, messages: int) -> int:
             id=store.generate_attachment_id("text/plain", alice),
             name="notes.txt",
             mime_type="text/plain",
-            thread_id=thread.id,
+            thread_id=thread_id,
         )
         await store.save_attachment(attachment, alice)
         assert await store.load_attachment(attachment.id, alice) == attachment
         try:
-            await store.load_thread(thread.id, mallory)
+            await store.load_thread(thread_id, mallory)
             print("ISOLATION BROKEN: another user read the thread")
             return 1
         except NotFoundError:
             print("another user gets NotFoundError for alice's thread")
-        await store.delete_thread(thread.id, alice)
+        await store.delete_thread(thread_id, alice)
         print("deleted the thread; its items and attachments went with it")
         return 0 if seen == messages else 1
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -44,6 +45,23 @@ async def fault_dsn(own_server: PostgresServer) -> AsyncIterator[str]:
     async with PostgresStore(dsn, pool_size=1) as migrator:
         await migrator.create_schema()
     yield dsn
+
+
+@asynccontextmanager
+async def _thread_row_locked(dsn: str, thread_id: str) -> AsyncIterator[asyncpg.Connection]:
+    """Hold the thread's row lock on another connection (as a concurrent writer would),
+    so a store call on that thread waits inside its statement until the block ends."""
+    holder = await asyncpg.connect(dsn)
+    try:
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute("SELECT 1 FROM chatkit_threads WHERE id = $1 FOR UPDATE", thread_id)
+        try:
+            yield holder
+        finally:
+            await transaction.rollback()
+    finally:
+        await holder.close()
 
 
 async def _count_items(dsn: str, thread_id: str) -> tuple[int, int, int, int]:
@@ -142,16 +160,9 @@ async def test_statement_timeout_is_a_clear_error_and_the_connection_stays_usabl
 ) -> None:
     async with PostgresStore(fault_dsn, pool_size=1, statement_timeout_ms=200) as store:
         await store.save_thread(thread("t"), ALICE)
-        blocker = await asyncpg.connect(fault_dsn)
-        try:
-            transaction = blocker.transaction()
-            await transaction.start()
-            await blocker.execute("SELECT 1 FROM chatkit_threads WHERE id = 't' FOR UPDATE")
+        async with _thread_row_locked(fault_dsn, "t"):
             with pytest.raises(StoreTimeoutError, match="statement_timeout"):
                 await store.add_thread_item("t", user_message("m_blocked", "t"), ALICE)
-            await transaction.rollback()
-        finally:
-            await blocker.close()
         await store.add_thread_item("t", user_message("m_ok", "t"), ALICE)  # same connection
         ids = [i.id for i in (await store.load_thread_items("t", None, 10, "asc", ALICE)).data]
     assert ids == ["m_ok"]
@@ -200,11 +211,7 @@ async def test_a_call_cancelled_mid_statement_does_not_poison_the_pool(fault_dsn
     not go back to the pool in the middle of an operation."""
     async with PostgresStore(fault_dsn, pool_size=1, max_overflow=0) as store:
         await store.save_thread(thread("t"), ALICE)
-        blocker = await asyncpg.connect(fault_dsn)
-        try:
-            transaction = blocker.transaction()
-            await transaction.start()
-            await blocker.execute("SELECT 1 FROM chatkit_threads WHERE id = 't' FOR UPDATE")
+        async with _thread_row_locked(fault_dsn, "t"):
             append = asyncio.create_task(
                 store.add_thread_item("t", user_message("m_cancelled", "t"), ALICE)
             )
@@ -212,9 +219,6 @@ async def test_a_call_cancelled_mid_statement_does_not_poison_the_pool(fault_dsn
             append.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await append
-            await transaction.rollback()
-        finally:
-            await blocker.close()
         # The pool's only connection serves the next calls.
         for n in range(3):
             await store.add_thread_item("t", user_message(f"m_{n}", "t"), ALICE)
@@ -226,24 +230,17 @@ async def test_a_terminated_session_is_a_clear_error_and_is_replaced(fault_dsn: 
     """pg_terminate_backend mid-statement: the server says FATAL and closes the session."""
     async with PostgresStore(fault_dsn, pool_size=1, max_overflow=0) as store:
         await store.save_thread(thread("t"), ALICE)
-        admin = await asyncpg.connect(fault_dsn)
-        try:
-            transaction = admin.transaction()
-            await transaction.start()
-            await admin.execute("SELECT 1 FROM chatkit_threads WHERE id = 't' FOR UPDATE")
+        async with _thread_row_locked(fault_dsn, "t") as holder:
             append = asyncio.create_task(
                 store.add_thread_item("t", user_message("m_killed", "t"), ALICE)
             )
             await asyncio.sleep(0.3)  # waiting for the row lock inside its statement
-            await admin.execute(
+            await holder.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE application_name = 'chatkit-pg' AND wait_event_type = 'Lock'"
             )
             with pytest.raises(StoreUnavailableError, match="connection lost"):
                 await append
-            await transaction.rollback()
-        finally:
-            await admin.close()
         await store.add_thread_item("t", user_message("m_after", "t"), ALICE)
         ids = [i.id for i in (await store.load_thread_items("t", None, 10, "asc", ALICE)).data]
     assert ids == ["m_after"]

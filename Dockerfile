@@ -1,7 +1,7 @@
 # The chatkit-pg image: the ChatKit server under test and the Locust scenarios.
 #   docker build -t chatkit-pg .
 #   server: docker run -e CHATKIT_PG_DSN=postgresql://... -p 8000:8000 chatkit-pg
-#   locust: docker run chatkit-pg locust -f loadtest/locustfile.py --config loadtest/locust.conf ...
+#   locust: docker run chatkit-pg locust -f loadtest/scenarios/locustfile.py --config loadtest/scenarios/locust.conf ...
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -12,7 +12,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY store ./store
-COPY chatkit_pg ./chatkit_pg
+COPY harness ./harness
+COPY cli ./cli
 COPY loadtest ./loadtest
 COPY bench ./bench
 COPY reports ./reports

@@ -19,7 +19,7 @@ from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from store import sql
+from chatkit_pg import sql
 
 _ITEM: Final = TypeAdapter(ThreadItem)
 _THREAD: Final = TypeAdapter(ThreadMetadata)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from chatkit.types import ThreadMetadata
 
-from store import sql
+from chatkit_pg import sql
 
 from .databases import BenchDatabases, VariantDatabase
 from .explain import explain, write_plan
@@ -139,7 +139,7 @@ def _read(
         "variant_ddl": list(VARIANTS[variant].ddl),
         "scale": profile.as_dict(),
     }
-    write_plan(databases.results_dir, variant, query, plan, conditions)
+    write_plan(databases.results, variant, query, plan, conditions)
     benchmark.extra_info["plan_nodes"] = plan["node_types"]
 
 

@@ -21,9 +21,9 @@ import pytest
 from chatkit.types import ThreadItem, ThreadMetadata
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from store.engine import async_url
-from store.provision import ProvisioningError
-from store.results import PGBENCH_JSON, write_json
+from chatkit_pg.engine import async_url
+from chatkit_pg.harness.provision import ProvisioningError
+from chatkit_pg.harness.results import RunFolder
 
 from . import baselines, pgbench_runner
 from .databases import BenchDatabases
@@ -219,7 +219,9 @@ def test_pgbench_limit(
     conn = loop.run_until_complete(asyncpg.connect(dsn))
     try:
         loop.run_until_complete(pgbench_runner.prepare_database(conn))
-        scripts = pgbench_runner.write_scripts(databases.results_dir / "bench" / "pgbench")
+        scripts = pgbench_runner.write_scripts(
+            databases.results.directory(RunFolder.PGBENCH_SCRIPTS_DIR)
+        )
         runs = [
             pgbench_runner.run(pgbench, dsn, name, scripts[name], clients, profile.pgbench_seconds)
             for name in pgbench_runner.SCRIPTS
@@ -248,7 +250,7 @@ def test_pgbench_limit(
         "scripts": pgbench_runner.scripts(),
         "scale": profile.as_dict(),
     }
-    write_json(databases.results_dir / PGBENCH_JSON, {"runs": documents}, conditions)
+    databases.results.write_json(RunFolder.PGBENCH_FILE, {"runs": documents}, conditions)
     assert all(r.transactions > 0 and r.failed_transactions == 0 for r in runs), documents
     # The counter script is the store's statement: gapless keys, one per committed row.
     counter_transactions = sum(r.transactions for r in runs if r.script == "hot_thread_counter")

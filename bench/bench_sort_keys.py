@@ -16,15 +16,14 @@ from typing import Any
 
 import pytest
 
-from store import STRATEGIES
+from chatkit_pg import STRATEGIES
+from chatkit_pg.harness.vocabulary import SCENARIOS
 
 from .databases import BenchDatabases
 from .measure import record
 from .profiles import Profile
 from .seed import thread_record
 from .writers import WRITER_CONTEXT, WriteRun, check_keys, make_jobs, run_round, warm_pool
-
-SCENARIOS = ("hot_thread", "spread")
 
 
 @pytest.fixture(scope="module")

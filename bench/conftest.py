@@ -1,14 +1,15 @@
 """pytest configuration of the bench: its own, so ``pytest bench`` works on its own.
 
-* The server comes from :mod:`store.provision` (embedded by default; ``CHATKIT_PG_DSN`` points
-  the bench at any server), started once per session.
+* The server comes from :mod:`chatkit_pg.harness.provision` (embedded by default;
+  ``CHATKIT_PG_DSN`` points the bench at any server), started once per session.
 * One event loop per session. Benchmarks are plain functions that drive it with
   ``loop.run_until_complete`` inside ``benchmark.pedantic``, because pytest-benchmark has no
   async support and ``asyncio.run`` per call would add ~0.1 ms to every measurement.
 * ``--profile smoke|quick|full`` (or ``CHATKIT_PG_BENCH_PROFILE``) picks the sizes.
-* Files go to the run folder of :mod:`store.results` (``CHATKIT_PG_RESULTS_DIR`` or a new
-  ``results/<timestamp>/``): conditions, plans, sizes, pgbench runs, and ``summary.json``
-  whenever pytest-benchmark writes its JSON (``--benchmark-json``/``--benchmark-autosave``).
+* Files go to the run folder of :mod:`chatkit_pg.harness.results` (``--results DIR``, else a
+  new ``results/<timestamp>/``): conditions, the strategy catalog, variant definitions, plans,
+  sizes, pgbench runs, and ``summary.json`` whenever pytest-benchmark writes its JSON
+  (``--benchmark-json``/``--benchmark-autosave``).
 """
 
 from __future__ import annotations
@@ -22,21 +23,16 @@ from typing import Any, Final
 
 import pytest
 
-from store.provision import PostgresServer, mask_dsn, start_server
-from store.results import (
-    SUMMARY_JSON,
-    git_commit,
-    machine_conditions,
-    package_versions,
-    run_dir,
-    write_conditions,
-    write_json,
-)
+from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.harness.catalog import write_strategy_catalog
+from chatkit_pg.harness.provision import PostgresServer, start_server
+from chatkit_pg.harness.results import RunFolder, git_commit, package_versions
 
 from .databases import BenchDatabases
 from .pgbench_runner import RUNS_KEY as PGBENCH_RUNS
 from .profiles import PROFILES, Profile, get_profile
 from .summary import format_table, summarize
+from .variants import write_variant_catalog
 
 FULL_PROFILE_TIMEOUT_S: Final = 3_600
 
@@ -44,7 +40,7 @@ _PROFILE = pytest.StashKey[Profile]()
 _SERVER_INFO = pytest.StashKey[dict[str, str]]()
 _SERVER = pytest.StashKey[PostgresServer]()
 _LOOP = pytest.StashKey[asyncio.AbstractEventLoop]()
-_RESULTS = pytest.StashKey[Path]()
+_RESULTS = pytest.StashKey[RunFolder]()
 _CONDITIONS = pytest.StashKey[dict[str, Any]]()
 _SUMMARY = pytest.StashKey[dict[str, Any]]()
 
@@ -57,6 +53,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="bench sizes: smoke (CI, seconds), quick (default, minutes), full (realistic "
         "scale); default $CHATKIT_PG_BENCH_PROFILE, else quick",
+    )
+    group.addoption(
+        "--results",
+        type=Path,
+        default=None,
+        help="run folder to write into (default: a new results/<timestamp>/)",
     )
 
 
@@ -140,26 +142,26 @@ def pg_server(pytestconfig: pytest.Config) -> PostgresServer:
 
 
 @pytest.fixture(scope="session")
-def results_dir(pytestconfig: pytest.Config) -> Path:
-    """This run's results folder (``$CHATKIT_PG_RESULTS_DIR`` or a new one)."""
-    path = run_dir()
-    pytestconfig.stash[_RESULTS] = path
-    return path
+def results(pytestconfig: pytest.Config) -> RunFolder:
+    """This run's results folder (``--results DIR`` or a new one)."""
+    folder = RunFolder.at(pytestconfig.getoption("--results"))
+    pytestconfig.stash[_RESULTS] = folder
+    return folder
 
 
 @pytest.fixture(scope="session")
 def conditions(
-    pytestconfig: pytest.Config, pg_server: PostgresServer, results_dir: Path, profile: Profile
+    pytestconfig: pytest.Config, pg_server: PostgresServer, results: RunFolder, profile: Profile
 ) -> dict[str, Any]:
     """What every result file carries: machine, versions, commit, PostgreSQL, profile."""
-    facts = {
-        **machine_conditions(),
-        "postgres": pytestconfig.stash[_SERVER_INFO],
-        "database": mask_dsn(pg_server.dsn),
-        "bench_profile": profile.name,
-    }
+    facts = results.record_conditions(
+        "bench",
+        {"profile": profile.name, "database": mask_dsn(pg_server.dsn)},
+        postgres=pytestconfig.stash[_SERVER_INFO],
+    )
     pytestconfig.stash[_CONDITIONS] = facts
-    write_conditions(results_dir, facts)
+    write_strategy_catalog(results, facts)
+    write_variant_catalog(results, facts)
     return facts
 
 
@@ -168,11 +170,11 @@ def databases(
     pg_server: PostgresServer,
     loop: asyncio.AbstractEventLoop,
     profile: Profile,
-    results_dir: Path,
+    results: RunFolder,
     conditions: dict[str, Any],
 ) -> Iterator[BenchDatabases]:
     """Templates, variant copies and scratch databases; all dropped at the end."""
-    dbs = BenchDatabases(pg_server, loop, profile, results_dir, conditions)
+    dbs = BenchDatabases(pg_server, loop, profile, results, conditions)
     try:
         yield dbs
     finally:
@@ -206,7 +208,7 @@ def pytest_benchmark_update_json(
         return
     summary = summarize(output_json.get("benchmarks") or [], config.stash[PGBENCH_RUNS])
     config.stash[_SUMMARY] = summary
-    write_json(folder / SUMMARY_JSON, summary, config.stash.get(_CONDITIONS, {}))
+    folder.write_json(RunFolder.SUMMARY_FILE, summary, config.stash.get(_CONDITIONS, {}))
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark's tables
@@ -217,4 +219,4 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.section("chatkit-pg bench summary")
         terminalreporter.write_line(format_table(summary))
     if folder is not None:
-        terminalreporter.write_line(f"bench results: {folder}")
+        terminalreporter.write_line(f"bench results: {folder.path}")

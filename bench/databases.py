@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from store import PostgresStore
-from store.provision import PostgresServer, database_name
+from chatkit_pg import PostgresStore
+from chatkit_pg.harness.provision import PostgresServer, database_name
+from chatkit_pg.harness.results import RunFolder
 
 from .explain import table_sizes, write_sizes
 from .profiles import Profile
@@ -49,7 +49,7 @@ class BenchDatabases:
     server: PostgresServer
     loop: asyncio.AbstractEventLoop
     profile: Profile
-    results_dir: Path
+    results: RunFolder
     conditions: dict[str, Any]
     progress: bool = True
     _empty: str | None = None
@@ -136,7 +136,7 @@ class BenchDatabases:
         sizes = await table_sizes(raw)
         self._sizes[name] = sizes
         write_sizes(
-            self.results_dir,
+            self.results,
             self._sizes,
             {**self.conditions, "scale": self.profile.as_dict(), "seed": _seed_facts(result)},
         )

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from store.results import PLANS_DIR, SIZES_JSON, write_json
+from chatkit_pg.harness.results import RunFolder, write_json
 
 from .variants import SIZES_SQL, TABLES
 
@@ -48,11 +48,15 @@ async def explain(conn: asyncpg.Connection, statement: str, params: Sequence[Any
 
 
 def write_plan(
-    run_dir: Path, variant: str, query: str, summary: dict[str, Any], conditions: dict[str, Any]
+    folder: RunFolder,
+    variant: str,
+    query: str,
+    summary: dict[str, Any],
+    conditions: dict[str, Any],
 ) -> Path:
     """Write ``bench/plans/<variant>/<query>.json`` in the results layout."""
-    path = run_dir / PLANS_DIR / variant / f"{query}.json"
-    return write_json(path, {"variant": variant, "query": query, **summary}, conditions)
+    document = {"variant": variant, "query": query, **summary}
+    return write_json(folder.plan_file(variant, query), document, conditions)
 
 
 async def table_sizes(conn: asyncpg.Connection) -> dict[str, dict[str, Any]]:
@@ -69,7 +73,7 @@ async def table_sizes(conn: asyncpg.Connection) -> dict[str, dict[str, Any]]:
 
 
 def write_sizes(
-    run_dir: Path, sizes: dict[str, dict[str, Any]], conditions: dict[str, Any]
+    folder: RunFolder, sizes: dict[str, dict[str, Any]], conditions: dict[str, Any]
 ) -> Path:
     """(Re)write ``bench/sizes.json`` with every variant measured so far."""
-    return write_json(run_dir / SIZES_JSON, {"variants": sizes}, conditions)
+    return folder.write_json(RunFolder.SIZES_FILE, {"variants": sizes}, conditions)

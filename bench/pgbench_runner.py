@@ -25,8 +25,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import asyncpg
 import pytest
 
-from store import sql
-from store.provision import PostgresServer, ProvisioningError
+from chatkit_pg import sql
+from chatkit_pg.harness.provision import PostgresServer, ProvisioningError
 
 SCRIPTS: Final = ("insert_one_row", "hot_thread_counter")
 # Where the session keeps this run's pgbench results for summary.json.

@@ -10,7 +10,8 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
-PROFILE_ENV: Final = "CHATKIT_PG_BENCH_PROFILE"
+from chatkit_pg.harness.vocabulary import BENCH_PROFILE_ENV
+
 DEFAULT_PROFILE: Final = "quick"
 
 
@@ -144,7 +145,7 @@ def get_profile(name: str | None = None) -> Profile:
     Raises:
         ValueError: the name is not a known profile.
     """
-    chosen = name or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
+    chosen = name or os.environ.get(BENCH_PROFILE_ENV) or DEFAULT_PROFILE
     try:
         return PROFILES[chosen]
     except KeyError:

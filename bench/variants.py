@@ -11,10 +11,12 @@ only ``unique_retry`` needs it, and the bench runs strategies on ``recommended``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
 
-from store import sql
+from chatkit_pg import sql
+from chatkit_pg.harness.results import RunFolder
 
 ITEMS: Final = "chatkit_thread_items"
 THREADS: Final = "chatkit_threads"
@@ -125,3 +127,16 @@ def get_variant(name: str) -> IndexVariant:
     except KeyError:
         choices = ", ".join(VARIANTS)
         raise ValueError(f"unknown index variant {name!r}; choose one of {choices}") from None
+
+
+def write_variant_catalog(folder: RunFolder, conditions: dict[str, Any]) -> Path:
+    """Write ``bench/variants.json``: each variant's definition, as this run applied it.
+
+    The report reads a variant's description and uniqueness from here, so an old run is
+    judged by the layouts it measured, not by today's definitions.
+    """
+    return folder.write_json(
+        RunFolder.VARIANTS_FILE,
+        {"variants": {name: asdict(variant) for name, variant in VARIANTS.items()}},
+        conditions,
+    )

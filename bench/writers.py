@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from chatkit.types import ThreadItem, ThreadMetadata
 
-from store import PostgresStore
+from chatkit_pg import PostgresStore
 
 from .measure import latency_summary
 from .seed import make_item

@@ -1,6 +1,6 @@
 """reports/: one report from saved results only (plotting never measures).
 
-    from reports import build_report
+    from chatkit_pg.reports import build_report
     html = build_report(Path("results/20250101-120000"), baseline=Path("results/older"))
 
 ``python -m reports RESULTS_DIR [--baseline DIR]`` and ``chatkit-pg report`` do the same.

@@ -7,16 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from store.results import (
-    BENCHMARK_JSON,
-    CONDITIONS_FILE,
-    INTEGRITY_JSON,
-    LOADTEST_DIR,
-    PGBENCH_JSON,
-    PLANS_DIR,
-    RACE_MATRIX_JSON,
-    SIZES_JSON,
-)
+from chatkit_pg.harness.results import RunFolder
+
+BENCHMARK_JSON = RunFolder.BENCHMARK_FILE  # WIP
+CONDITIONS_FILE = RunFolder.CONDITIONS_FILE  # WIP
+INTEGRITY_JSON = RunFolder.INTEGRITY_FILE  # WIP
+LOADTEST_DIR = RunFolder.LOADTEST_DIR  # WIP
+PGBENCH_JSON = RunFolder.PGBENCH_FILE  # WIP
+PLANS_DIR = RunFolder.PLANS_DIR  # WIP
+RACE_MATRIX_JSON = RunFolder.RACE_MATRIX_FILE  # WIP
+SIZES_JSON = RunFolder.SIZES_FILE  # WIP
 
 from . import cli, figures, tables
 from .compare import with_baseline

@@ -22,13 +22,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
-from store.strategies import DEFAULT_STRATEGY, STRATEGIES
-
-from .document import Figure
-from .load import LoadTest, Results, csv_number
-from .tables import failures_by_kind
-from .verdict import IndexVerdict
-from .vocabulary import (
+from chatkit_pg.harness.vocabulary import (
     ITEMS_PAGE,
     LIMIT,
     LIMIT_METHODS,
@@ -44,6 +38,12 @@ from .vocabulary import (
     limit_label,
     locust_percentile_column,
 )
+from chatkit_pg.strategies import DEFAULT_STRATEGY, STRATEGIES
+
+from .document import Figure
+from .load import LoadTest, Results, csv_number
+from .tables import failures_by_kind
+from .verdict import IndexVerdict
 
 FIGURES_DIR: Final = "figures"
 DPI: Final = 110

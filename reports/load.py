@@ -14,21 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from store.results import (
-    BENCHMARK_JSON,
-    CONDITIONS_FILE,
-    INTEGRITY_JSON,
-    LOADTEST_DIR,
-    LOADTEST_RUN_JSON,
-    LOCUST_PREFIX,
-    PGBENCH_JSON,
-    PLANS_DIR,
-    RACE_MATRIX_JSON,
-    SIZES_JSON,
-    SUMMARY_JSON,
-)
+from chatkit_pg.harness.results import RunFolder
 
-from .vocabulary import bench_percentile_key
+BENCHMARK_JSON = RunFolder.BENCHMARK_FILE  # WIP
+CONDITIONS_FILE = RunFolder.CONDITIONS_FILE  # WIP
+INTEGRITY_JSON = RunFolder.INTEGRITY_FILE  # WIP
+LOADTEST_DIR = RunFolder.LOADTEST_DIR  # WIP
+LOADTEST_RUN_JSON = RunFolder.LOADTEST_RUN_FILE  # WIP
+LOCUST_PREFIX = RunFolder.LOCUST_PREFIX  # WIP
+PGBENCH_JSON = RunFolder.PGBENCH_FILE  # WIP
+PLANS_DIR = RunFolder.PLANS_DIR  # WIP
+RACE_MATRIX_JSON = RunFolder.RACE_MATRIX_FILE  # WIP
+SIZES_JSON = RunFolder.SIZES_FILE  # WIP
+SUMMARY_JSON = RunFolder.SUMMARY_FILE  # WIP
+from chatkit_pg.harness.vocabulary import bench_percentile_key
 
 # Files agreed between the producers and the report that store/results.py does not name yet.
 

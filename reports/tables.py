@@ -9,11 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from .document import Better, Column, Table
-from .load import Benchmark, LoadTest, Results, csv_number
-from .mask import redact_setting
-from .verdict import IndexVerdict, StrategyVerdict, cells_text
-from .vocabulary import (
+from chatkit_pg.harness.vocabulary import (
     FAILURE_KINDS,
     ITEMS_PAGE,
     LIMIT,
@@ -27,6 +23,11 @@ from .vocabulary import (
     limit_label,
     locust_percentile_column,
 )
+
+from .document import Better, Column, Table
+from .load import Benchmark, LoadTest, Results, csv_number
+from .mask import redact_setting
+from .verdict import IndexVerdict, StrategyVerdict, cells_text
 
 
 def _latency_columns(better: bool = True) -> list[Column]:

@@ -21,10 +21,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
-from store.strategies import STRATEGIES
+from chatkit_pg.harness.vocabulary import INDEX_READ, INDEX_WRITE, SORT_KEY
+from chatkit_pg.strategies import STRATEGIES
 
 from .load import Results
-from .vocabulary import INDEX_READ, INDEX_WRITE, SORT_KEY
 
 READ_TOLERANCE: Final = 0.20
 WRITE_TIE: Final = 0.05

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from .provision import mask_dsn
+from .dsn import mask_dsn
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from store import SAFE_STRATEGIES, STRATEGIES, PostgresStore
-from store.provision import PostgresServer, database_name, start_server
+from chatkit_pg import SAFE_STRATEGIES, STRATEGIES, PostgresStore
+from chatkit_pg.harness.provision import PostgresServer, database_name, start_server
 
 StoreFactory = Callable[..., Awaitable[PostgresStore[Any]]]
 

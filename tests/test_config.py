@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from store import STRATEGIES, PostgresStore
-from store.engine import async_url
-from store.provision import mask_dsn
+from chatkit_pg import STRATEGIES, PostgresStore
+from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.engine import async_url
 
 from .items import thread
 

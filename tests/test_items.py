@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from store import ItemExistsError, NotFoundError, PostgresStore
+from chatkit_pg import ItemExistsError, NotFoundError, PostgresStore
 
 from .items import thread, user_message
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import asyncpg
 
-from store import PostgresStore, migrate
-from store.provision import PostgresServer
+from chatkit_pg import PostgresStore, migrate
+from chatkit_pg.harness.provision import PostgresServer
 
 TABLES = {"chatkit_threads", "chatkit_thread_items", "chatkit_attachments"}
 
@@ -63,7 +63,7 @@ async def test_concurrent_create_schema_from_many_processes_worth_of_stores(
 def test_cli_migrate_up_and_down(pg_server: PostgresServer, empty_database_dsn: str) -> None:
     def cli(*args: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "chatkit_pg", "migrate", "--dsn", empty_database_dsn, *args],
+            [sys.executable, "-m", "chatkit_pg.cli", "migrate", "--dsn", empty_database_dsn, *args],
             capture_output=True,
             text=True,
             timeout=120,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from store import NotFoundError, PostgresStore
+from chatkit_pg import NotFoundError, PostgresStore
 
 from .items import file_attachment, thread, user_message
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from store import PostgresStore
+from chatkit_pg import PostgresStore
 
 from .items import (
     HOSTILE_TEXT,

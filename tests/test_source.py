@@ -6,11 +6,12 @@ import ast
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from store import sql
+from chatkit_pg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,6 +45,31 @@ def test_store_type_checks() -> None:
     if mypy is None:
         pytest.skip("mypy is not installed")
     done = subprocess.run(
-        [mypy, "store", "chatkit_pg"], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [mypy, "store", "harness", "cli"], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _setuptools_table() -> dict[str, object]:
+    return dict(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"])
+
+
+def test_every_package_folder_is_installed_under_chatkit_pg() -> None:
+    """Each folder with an __init__.py below a mapped folder is a listed chatkit_pg.* package."""
+    table = _setuptools_table()
+    package_dir: dict[str, str] = table["package-dir"]  # type: ignore[assignment]
+    expected = set()
+    for package, folder in package_dir.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            relative = init.parent.relative_to(ROOT / folder).parts
+            expected.add(".".join((package, *relative)))
+    assert set(table["packages"]) == expected  # type: ignore[arg-type]
+    assert all(name == "chatkit_pg" or name.startswith("chatkit_pg.") for name in expected)
+
+
+def test_the_library_exports_what_it_lists() -> None:
+    import chatkit_pg
+
+    assert sorted(chatkit_pg.__all__) == sorted(chatkit_pg._EXPORTS)
+    for name in chatkit_pg.__all__:
+        assert getattr(chatkit_pg, name) is not None

@@ -1,6 +1,6 @@
 """The ChatKit server under test: FastAPI + ``ChatKitServer`` + ``PostgresStore``.
 
-from loadtest.server import ServerSettings, create_app
+from chatkit_pg.loadtest.server import ServerSettings, create_app
 app = create_app(ServerSettings(dsn="postgresql://..."))
 """
 

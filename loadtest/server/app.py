@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
 
-from store import (
+from chatkit_pg import (
     NotFoundError,
     SortKeyConflictError,
     StoreTimeoutError,

@@ -47,7 +47,7 @@ from chatkit.types import (
 from chatkit.widgets import DynamicWidgetRoot
 from pydantic import TypeAdapter
 
-from store import PostgresStore
+from chatkit_pg import PostgresStore
 
 from .settings import ServerSettings
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from store import PostgresStore
+from chatkit_pg import PostgresStore
 
 # Upper bounds of the histogram buckets, in milliseconds (roughly x1.5 apart).
 BUCKETS_MS: Final = tuple(round(0.1 * 1.5**n, 3) for n in range(30))

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
-from store.provision import DSN_ENV
-from store.strategies import DEFAULT_STRATEGY, STRATEGIES
+from chatkit_pg.harness.vocabulary import DSN_ENV
+from chatkit_pg.strategies import DEFAULT_STRATEGY, STRATEGIES
 
 ENV_PREFIX: Final = "CHATKIT_SERVER_"
 

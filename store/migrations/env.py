@@ -13,7 +13,7 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from store.migrate import VERSION_TABLE
+from chatkit_pg.migrate import VERSION_TABLE
 
 config = context.config
 
@@ -30,7 +30,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_standalone() -> None:
-    from store.engine import PoolOptions, create_engine
+    from chatkit_pg.engine import PoolOptions, create_engine
 
     url = config.get_main_option("sqlalchemy.url") or os.environ.get("CHATKIT_PG_DSN", "")
     engine = create_engine(url, PoolOptions(pool_size=1, max_overflow=0))

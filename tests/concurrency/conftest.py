@@ -7,15 +7,17 @@ to ``<run_dir>/races/race_matrix.json`` (:data:`store.results.RACE_MATRIX_JSON`)
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
-from store import STRATEGIES
-from store.provision import PostgresServer
-from store.results import RACE_MATRIX_JSON, machine_conditions, run_dir, write_json
+from chatkit_pg import STRATEGIES
+from chatkit_pg.harness.provision import PostgresServer
+from chatkit_pg.harness.results import RunFolder, machine_conditions, write_json
 
 from .harness import SCENARIOS, active_profile
 
@@ -50,5 +52,6 @@ async def race_matrix(pg_server: PostgresServer) -> AsyncIterator[list[dict[str,
             r["concurrency"],
         )
     )
-    path = write_json(run_dir() / RACE_MATRIX_JSON, {"rows": rows}, conditions)
+    folder = Path(os.environ.get("CHATKIT_PG_RESULTS_DIR", "results/races-tmp"))  # WIP: moves to the races producer
+    path = write_json(folder / RunFolder.RACE_MATRIX_FILE, {"rows": rows}, conditions)
     print(f"\nrace matrix: {path}")

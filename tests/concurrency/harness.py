@@ -19,19 +19,18 @@ from typing import Any, Final
 
 import asyncpg
 
-from store import PostgresStore
-from store.strategies import Guarantees
+from chatkit_pg import PostgresStore
+from chatkit_pg.harness.vocabulary import RACE_FULL_ENV as FULL_ENV
+from chatkit_pg.strategies import Guarantees
 
 from ..items import user_message
 
 ALICE: Final = {"user_id": "alice"}
 PAGE_LIMIT: Final = 7  # small and prime, so pages never line up with round sizes
-FULL_ENV: Final = "CHATKIT_PG_RACE_FULL"
 # Server connections the harness may hold at once (the embedded server allows 100, three of
 # them reserved for superusers, and the fixtures need a few of their own).
 CONNECTION_BUDGET: Final = 80
 STORES_PER_RACE: Final = 4  # separate store instances, as separate server processes would be
-SCENARIOS: Final = ("hot_thread", "spread")
 # Judges naive_max by the one promise it lacks, to prove the checks see its race.
 RACE_FREE: Final = Guarantees(race_free=True, gapless=False, commit_order=False, retries=False)
 

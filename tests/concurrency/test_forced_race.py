@@ -16,8 +16,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from store import STRATEGIES, SortKeyConflictError
-from store.sql import INSERT_ITEM_SQL, ITEMS_SORT_KEY_UNIQUE
+from chatkit_pg import STRATEGIES, SortKeyConflictError
+from chatkit_pg.sql import INSERT_ITEM_SQL, ITEMS_SORT_KEY_UNIQUE
 
 from ..conftest import StoreFactory
 from ..items import thread, user_message

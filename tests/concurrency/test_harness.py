@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from store import STRATEGIES
+from chatkit_pg import STRATEGIES
 
 from .harness import (
     CONNECTION_BUDGET,

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from store import STRATEGIES, NotFoundError, PostgresStore, SortKeyConflictError
+from chatkit_pg import STRATEGIES, NotFoundError, PostgresStore, SortKeyConflictError
 
 from ..conftest import StoreFactory
 from ..items import thread, user_message

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from store import SAFE_STRATEGIES, STRATEGIES, PostgresStore
+from chatkit_pg import SAFE_STRATEGIES, STRATEGIES, PostgresStore
 
 from ..conftest import StoreFactory
 from ..items import thread, user_message

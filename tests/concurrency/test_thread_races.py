@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from store import NotFoundError, PostgresStore
-from store.sql import UPSERT_THREAD_SQL
+from chatkit_pg import NotFoundError, PostgresStore
+from chatkit_pg.sql import UPSERT_THREAD_SQL
 
 from ..conftest import StoreFactory
 from ..items import thread, user_message

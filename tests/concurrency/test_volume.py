@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from store import STRATEGIES
+from chatkit_pg import STRATEGIES
 
 from ..conftest import StoreFactory
 from ..items import thread

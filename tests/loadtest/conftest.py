@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.run import LoadTestConfig, running_server
-from store.provision import PostgresServer, database_name
+from chatkit_pg.harness.provision import PostgresServer, database_name
+from chatkit_pg.loadtest.orchestration.run import LoadTestConfig, running_server
 
 
 @pytest.fixture(scope="module")

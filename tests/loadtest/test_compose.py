@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ def test_services_and_wiring() -> None:
     master = services["master"]
     args = command(master)
     assert "--master" in args and args[args.index("--host") + 1] == "http://server:8000"
-    assert "loadtest/locustfile.py" in args
+    assert "loadtest/scenarios/locustfile.py" in args
     assert any(p.endswith(":8089") or p.endswith(":8089:8089") for p in master["ports"])
     assert master["depends_on"]["server"]["condition"] == "service_healthy"
 
@@ -54,5 +55,8 @@ def test_dockerfile_installs_the_package() -> None:
     assert text.startswith("#") and "FROM python:3.11" in text
     assert 'pip install ".[harness]"' in text
     assert "chatkit-pg serve" in text and "0.0.0.0" in text
-    for folder in ("store", "chatkit_pg", "loadtest"):
+    package_dirs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-dir"
+    ]
+    for folder in package_dirs.values():  # every folder the chatkit_pg namespace maps
         assert f"COPY {folder} ./{folder}" in text

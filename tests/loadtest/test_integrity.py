@@ -9,8 +9,8 @@ from typing import Any
 
 from chatkit.types import InferenceOptions, ThreadMetadata, UserMessageItem, UserMessageTextContent
 
-from loadtest.integrity import check_integrity
-from store import PostgresStore
+from chatkit_pg import PostgresStore
+from chatkit_pg.loadtest.orchestration.integrity import check_integrity
 
 
 def user_message(store: PostgresStore[Any], thread: ThreadMetadata, n: int) -> UserMessageItem:

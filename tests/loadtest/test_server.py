@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from loadtest.sse import SSEParser, StreamCheck, parse_event
+from chatkit_pg.loadtest.scenarios.sse import SSEParser, StreamCheck, parse_event
 
 
 def user_input(text: str) -> dict[str, Any]:

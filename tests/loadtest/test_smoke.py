@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from store.provision import PostgresServer
+from chatkit_pg.harness.provision import PostgresServer
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def run_loadtest(
     pg_server: PostgresServer, results: Path, *extra: str
 ) -> subprocess.CompletedProcess[str]:
     command = [
-        sys.executable, "-m", "chatkit_pg", "loadtest",
+        sys.executable, "-m", "chatkit_pg.cli", "loadtest",
         "--dsn", pg_server.dsn, "--results", str(results),
         "--spawn-rate", "10", "--seed-thread-length", "300",
         "--think-min", "0.1", "--think-max", "0.5", "--delta-delay-ms", "2",

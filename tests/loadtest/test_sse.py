@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from loadtest.sse import (
+from chatkit_pg.loadtest.scenarios.sse import (
     EARLY_END,
     ERROR_EVENT,
     INVALID_EVENT,

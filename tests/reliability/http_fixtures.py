@@ -19,9 +19,9 @@ from typing import Any, Final
 import asyncpg
 from chatkit.types import ClientToolCallItem, StructuredInputFreeform, StructuredInputItem
 
-from loadtest.run import LoadTestConfig, running_server
-from store import PostgresStore
-from store.provision import to_libpq_url
+from chatkit_pg import PostgresStore
+from chatkit_pg.harness.provision import to_libpq_url
+from chatkit_pg.loadtest.orchestration.run import LoadTestConfig, running_server
 
 from ..items import at, every_item_type, file_attachment, thread, user_message
 

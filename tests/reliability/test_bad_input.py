@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from store import NotFoundError, PostgresStore
+from chatkit_pg import NotFoundError, PostgresStore
 
 from ..items import thread, user_message
 

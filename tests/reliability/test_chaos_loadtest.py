@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from store.provision import DSN_ENV, PROVIDER_ENV
+from chatkit_pg.harness.vocabulary import DSN_ENV, PROVIDER_ENV
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +54,7 @@ def chaos_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         pytest.skip("the chaos run restarts its database: it needs the embedded provider")
     results = tmp_path_factory.mktemp("chaos")
     done = subprocess.run(
-        [sys.executable, "-m", "chatkit_pg", *COMMAND, "--results", str(results)],
+        [sys.executable, "-m", "chatkit_pg.cli", *COMMAND, "--results", str(results)],
         capture_output=True,
         text=True,
         timeout=150,
@@ -91,7 +91,7 @@ def test_integrity_holds_after_the_restart(chaos_run: tuple[Path, str]) -> None:
 def test_chaos_refuses_a_server_it_cannot_restart(tmp_path: Path) -> None:
     done = subprocess.run(
         [
-            sys.executable, "-m", "chatkit_pg", *COMMAND[:3],
+            sys.executable, "-m", "chatkit_pg.cli", *COMMAND[:3],
             "--dsn", "postgresql://u:pw@127.0.0.1:1/x", "--results", str(tmp_path),
         ],
         capture_output=True, text=True, timeout=60, env=_environment(),
@@ -99,7 +99,7 @@ def test_chaos_refuses_a_server_it_cannot_restart(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "embedded" in done.stderr and "Traceback" not in done.stderr
     bad = subprocess.run(
-        [sys.executable, "-m", "chatkit_pg", "loadtest", "--chaos-restart-at", "soon"],
+        [sys.executable, "-m", "chatkit_pg.cli", "loadtest", "--chaos-restart-at", "soon"],
         capture_output=True, text=True, timeout=60, env=_environment(),
     )  # fmt: skip
     assert bad.returncode != 0 and "'soon'" in bad.stderr

@@ -15,13 +15,14 @@ from typing import Any
 import asyncpg
 import pytest
 
-from store import (
+from chatkit_pg import (
     PostgresStore,
     StoreTimeoutError,
     StoreUnavailableError,
     TransientConflictError,
 )
-from store.provision import DSN_ENV, PostgresServer, start_server
+from chatkit_pg.harness.provision import PostgresServer, start_server
+from chatkit_pg.harness.vocabulary import DSN_ENV
 
 from ..items import thread, user_message
 

@@ -16,8 +16,8 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from loadtest.server.chatkit_server import CHATKIT_REQUEST
-from store.provision import PostgresServer, database_name
+from chatkit_pg.harness.provision import PostgresServer, database_name
+from chatkit_pg.loadtest.server.chatkit_server import CHATKIT_REQUEST
 
 from .http_fixtures import (
     ATTACKER,

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store.provision import PostgresServer, database_name
+from chatkit_pg.harness.provision import PostgresServer, database_name
 
 from .http_fixtures import (
     ATTACKER,

@@ -22,8 +22,15 @@ from typing import Final
 
 import pytest
 
-from loadtest.run import LOOPBACK, LoadTestConfig, free_port, locust_command, running_server
-from store.provision import DSN_ENV, PROVIDER_ENV, PostgresServer, database_name
+from chatkit_pg.harness.provision import PostgresServer, database_name
+from chatkit_pg.harness.vocabulary import DSN_ENV, PROVIDER_ENV
+from chatkit_pg.loadtest.orchestration.run import (
+    LOOPBACK,
+    LoadTestConfig,
+    free_port,
+    locust_command,
+    running_server,
+)
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 PASSWORD: Final = "Sup3rS3cretPassw0rd"
@@ -46,7 +53,7 @@ _ADDRESSES: Final = (
 def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in (DSN_ENV, PROVIDER_ENV)}
     return subprocess.run(
-        [sys.executable, "-m", "chatkit_pg", *args],
+        [sys.executable, "-m", "chatkit_pg.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -108,7 +115,7 @@ def test_no_hard_coded_hosts_in_load_code() -> None:
                 hosts = {m.group(1) for pattern in _ADDRESSES for m in pattern.finditer(text)}
                 if hosts - ALLOWED_ADDRESSES - {""}:
                     found.append(f"{path.relative_to(ROOT)}:{line}: {text!r}")
-    conf = (ROOT / "loadtest" / "locust.conf").read_text()
+    conf = (ROOT / "loadtest" / "scenarios" / "locust.conf").read_text()
     assert not re.search(r"^\s*host\s*=", conf, re.MULTILINE), "locust.conf sets a host"
     assert not found, "\n".join(found)
 

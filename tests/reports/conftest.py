@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.build import BuiltReport, build
+from chatkit_pg.reports.build import BuiltReport, build
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Final
 
-from bench.measure import EXTRA_KEYS
+from chatkit_pg.bench.measure import EXTRA_KEYS
 
 HERE: Final = Path(__file__).resolve().parent / "fixtures"
 PASSWORD: Final = "s3cret-pw"  # must never appear in a report

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
-from chatkit_pg.cli import main as chatkit_pg_main
-from reports import ReportInputError, build_report
-from reports.build import BuiltReport, build
-from reports.load import load_results
-from reports.verdict import choose_index_variant, choose_strategy
-from store.strategies import STRATEGIES, Guarantees
+from chatkit_pg.cli.main import main as chatkit_pg_main
+from chatkit_pg.reports import ReportInputError, build_report
+from chatkit_pg.reports.build import BuiltReport, build
+from chatkit_pg.reports.load import load_results
+from chatkit_pg.reports.verdict import choose_index_variant, choose_strategy
+from chatkit_pg.strategies import STRATEGIES, Guarantees
 
 from .make_fixtures import PASSWORD
 
@@ -198,7 +198,7 @@ def test_baseline_direction_and_threshold(run_a: Path, run_b: Path) -> None:
 
 def test_python_m_reports_prints_where_the_report_is(run_a: Path, run_b: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "reports", str(run_a), "--baseline", str(run_b)],
+        [sys.executable, "-m", "chatkit_pg.reports", str(run_a), "--baseline", str(run_b)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from store import migrate
-from store.engine import PoolOptions, create_engine
-from store.provision import DSN_ENV, mask_dsn
+from chatkit_pg import migrate
+from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.engine import PoolOptions, create_engine
+from chatkit_pg.harness.vocabulary import DSN_ENV
 
 from ._common import add_dsn_option
 

@@ -2,7 +2,7 @@
 
 Each option is registered on Locust's own parser (``events.init_command_line_parser``), so
 one value can be given as ``--chatkit-path /api/chatkit``, as ``CHATKIT_LT_PATH=...``, or
-as ``chatkit-path = ...`` in ``loadtest/locust.conf``; most also show in the web UI.
+as ``chatkit-path = ...`` in ``loadtest/scenarios/locust.conf``; most also show in the web UI.
 Nothing defaults to localhost: the target is Locust's ``--host``.
 """
 

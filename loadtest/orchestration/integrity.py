@@ -29,10 +29,9 @@ from typing import Any, Final
 
 import asyncpg
 
-from store.provision import to_libpq_url
-from store.strategies import strategy_class
-
-from .acks import read_acks
+from chatkit_pg.harness.provision import to_libpq_url
+from chatkit_pg.loadtest.scenarios.acks import read_acks
+from chatkit_pg.strategies import strategy_class
 
 WRITE_TYPES: Final = ("threads.create", "threads.add_user_message")
 MAX_EXAMPLES: Final = 5

@@ -15,14 +15,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from store.provision import DSN_ENV, mask_dsn, to_libpq_url
-from store.results import BENCH_DIR, BENCHMARK_JSON, RESULTS_ENV, SUMMARY_JSON, new_run_dir
+from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.harness.provision import to_libpq_url
+from chatkit_pg.harness.results import RunFolder
+from chatkit_pg.harness.vocabulary import DSN_ENV
 
 from ._common import add_dsn_option
 
 ORDER = 20
 PROFILES = ("smoke", "quick", "full")
-PROFILE_ENV = "CHATKIT_PG_BENCH_PROFILE"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -42,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--results",
         type=Path,
         default=None,
-        help=f"run folder to write into (default: ${RESULTS_ENV}, else results/<timestamp>/)",
+        help="run folder to write into (default: a new results/<timestamp>/)",
     )
     parser.add_argument(
         "pytest_args",
@@ -54,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def bench_dir() -> Path:
     """The bench/ folder (a package, so it is found installed or in a checkout)."""
-    module = importlib.import_module("bench")
+    module = importlib.import_module("chatkit_pg.bench")
     return Path(next(iter(module.__path__))).resolve()
 
 
@@ -64,13 +65,9 @@ def run(args: argparse.Namespace) -> int:
             to_libpq_url(args.dsn)
         except ValueError as exc:
             raise SystemExit(f"chatkit-pg bench: --dsn: {exc}") from None
-    folder = args.results or (
-        Path(os.environ[RESULTS_ENV]) if os.environ.get(RESULTS_ENV) else None
-    )
-    folder = folder or new_run_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, RESULTS_ENV: str(folder), PROFILE_ENV: args.profile}
-    if args.dsn:
+    folder = RunFolder.at(args.results)
+    env = dict(os.environ)
+    if args.dsn:  # through the environment: a password never shows on a command line
         env[DSN_ENV] = args.dsn
     bench = bench_dir()
     extra = [a for a in args.pytest_args if a != "--"]
@@ -80,22 +77,25 @@ def run(args: argparse.Namespace) -> int:
         "pytest",
         str(bench),
         f"--profile={args.profile}",
-        f"--benchmark-json={folder / BENCHMARK_JSON}",
+        f"--results={folder.path}",
+        f"--benchmark-json={folder.file(RunFolder.BENCHMARK_FILE)}",
         "--benchmark-columns=min,median,max,ops,rounds",
         "-p",
         "no:cacheprovider",
         "-q",
         *extra,
     ]
-    (folder / BENCH_DIR).mkdir(parents=True, exist_ok=True)
     where = mask_dsn(args.dsn) if args.dsn else "embedded PostgreSQL"
-    print(f"chatkit-pg bench: profile {args.profile} on {where}; results in {folder}", flush=True)
+    print(
+        f"chatkit-pg bench: profile {args.profile} on {where}; results in {folder.path}",
+        flush=True,
+    )
     # The bench runs in its own interpreter: pytest owns that process's event loop and
     # plugins, and the CLI stays importable without the harness extras.
     done = subprocess.run(command, cwd=bench.parent, env=env, check=False)
-    summary_path = folder / SUMMARY_JSON
+    summary_path = folder.path / RunFolder.SUMMARY_FILE
     if summary_path.exists():
-        from bench.summary import format_table
+        from chatkit_pg.bench.summary import format_table
 
         summary = json.loads(summary_path.read_text())
         print(f"\nSummary ({summary_path}):")

@@ -11,9 +11,10 @@ from chatkit.types import (
     FileAttachment,
 )
 
-from loadtest.seed import seed_long_thread
-from store import DEFAULT_STRATEGY, STRATEGIES, NotFoundError, PostgresStore
-from store.provision import database_name, mask_dsn, start_server
+from chatkit_pg import DEFAULT_STRATEGY, STRATEGIES, NotFoundError, PostgresStore
+from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.harness.provision import database_name, start_server
+from chatkit_pg.loadtest.orchestration.seed import seed_long_thread
 
 from ._common import add_dsn_option
 

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
-# Failure kinds: the first word of every failure message Locust records.
-TIMEOUT: Final = "timeout"
-CONNECTION_ERROR: Final = "connection_error"
-HTTP_4XX: Final = "http_4xx"
-HTTP_5XX: Final = "http_5xx"
-INVALID_EVENT: Final = "invalid_event"
-EARLY_END: Final = "early_end"
-ERROR_EVENT: Final = "error_event"
+from chatkit_pg.harness.vocabulary import (  # noqa: F401  (re-exported for the client)
+    CONNECTION_ERROR,
+    EARLY_END,
+    ERROR_EVENT,
+    HTTP_4XX,
+    HTTP_5XX,
+    INVALID_EVENT,
+    TIMEOUT,
+)
 
 
 class StreamFailure(Exception):

@@ -9,7 +9,7 @@ ORDER = 50  # after run, bench, races, loadtest, serve
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     # Imported here so `chatkit-pg --help` does not pay for matplotlib.
-    from reports.cli import add_arguments
+    from chatkit_pg.reports.cli import add_arguments
 
     parser = subparsers.add_parser(
         "report",
@@ -21,6 +21,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _run(args: argparse.Namespace) -> int:
-    from reports.cli import run
+    from chatkit_pg.reports.cli import run
 
     return run(args)

@@ -1,7 +1,7 @@
 """Step load: add ``--step-users`` every ``--step-duration`` s from ``--step-start`` to
 ``--step-max``, hold the last step once, then stop. Use it to find the knee:
 
-    locust -f loadtest/locustfile.py,loadtest/shapes.py --config loadtest/locust.conf \
+    cd loadtest/scenarios && locust -f locustfile.py,shapes.py --config locust.conf \
         --headless --step-start 10 --step-users 10 --step-duration 30 --step-max 100
 
 Without this file Locust runs the plain constant mode (``-u``/``-r``/``-t``). The step

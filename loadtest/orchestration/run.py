@@ -39,16 +39,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from store.provision import PostgresServer, database_name, mask_dsn, start_server
-from store.results import LOADTEST_DIR, machine_conditions, write_json
+from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.harness.provision import PostgresServer, database_name, start_server
+from chatkit_pg.harness.results import RunFolder, machine_conditions, write_json
+
+LOADTEST_DIR = RunFolder.LOADTEST_DIR
+from chatkit_pg.loadtest import scenarios
 
 from .chaos import RestartTimer, judge, require_restartable
 from .integrity import check_integrity
 from .seed import seed_database
 
-PACKAGE_DIR: Final = Path(__file__).resolve().parent
-LOCUSTFILE: Final = PACKAGE_DIR / "locustfile.py"
-LOCUST_CONF: Final = PACKAGE_DIR / "locust.conf"
+SCENARIOS_DIR: Final = Path(scenarios.__file__).resolve().parent
+LOCUSTFILE: Final = SCENARIOS_DIR / "locustfile.py"
+LOCUST_CONF: Final = SCENARIOS_DIR / "locust.conf"
 CSV_PREFIX: Final = "locust"
 STATS_CSV: Final = "locust_stats.csv"
 HISTORY_CSV: Final = "locust_stats_history.csv"
@@ -133,7 +137,7 @@ def running_server(
     command = [
         sys.executable,
         "-m",
-        "chatkit_pg",
+        "chatkit_pg.cli",
         "serve",
         "--dsn",
         dsn,

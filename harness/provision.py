@@ -23,13 +23,14 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import asyncpg
 
-DSN_ENV: Final = "CHATKIT_PG_DSN"
-PROVIDER_ENV: Final = "CHATKIT_PG_PROVIDER"
-IMAGE_ENV: Final = "CHATKIT_PG_IMAGE"
+from chatkit_pg.dsn import mask_dsn
+
+from .vocabulary import DSN_ENV, IMAGE_ENV, PROVIDER_ENV
+
 PROVIDERS: Final = ("embedded", "dsn", "testcontainers")
 
 _DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -37,16 +38,6 @@ _DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 class ProvisioningError(RuntimeError):
     """The requested PostgreSQL server could not be started or reached."""
-
-
-def mask_dsn(dsn: str) -> str:
-    """Return ``dsn`` with any password replaced by ``***`` (safe for logs and reports)."""
-    parts = urlsplit(dsn)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        parts = parts._replace(netloc=netloc)
-    query = [(k, "***" if k.lower() == "password" else v) for k, v in parse_qsl(parts.query)]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="/")))
 
 
 def with_database(dsn: str, database: str) -> str:

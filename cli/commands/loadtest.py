@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from store.provision import ProvisioningError
-from store.results import RESULTS_ENV, run_dir
+from chatkit_pg.harness.provision import ProvisioningError
+from chatkit_pg.harness.results import RunFolder
 
 from ._common import add_dsn_option
 from .serve import add_server_options
@@ -38,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--results",
         type=Path,
         default=None,
-        help=f"run folder to write into (default ${RESULTS_ENV} or results/<timestamp>)",
+        help="run folder to write into (default: a new results/<timestamp>/)",
     )
     parser.add_argument("--workers", type=int, default=1, help="server (uvicorn) processes")
     parser.add_argument(
@@ -77,8 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from loadtest.chaos import parse_seconds
-    from loadtest.run import LoadTestConfig, run_loadtest
+    from chatkit_pg.loadtest.orchestration.chaos import parse_seconds
+    from chatkit_pg.loadtest.orchestration.run import LoadTestConfig, run_loadtest
 
     for name in ("users", "workers", "seed_threads", "hot_threads"):
         if getattr(args, name) < 1:
@@ -97,8 +96,6 @@ def run(args: argparse.Namespace) -> int:
             "chatkit-pg loadtest: --chaos-restart-at restarts the database, which only works on "
             "the embedded PostgreSQL; drop --dsn (and unset CHATKIT_PG_DSN)"
         )
-    if args.results is not None:
-        os.environ[RESULTS_ENV] = str(args.results)
     config = LoadTestConfig(
         users=args.users,
         spawn_rate=args.spawn_rate,
@@ -119,6 +116,6 @@ def run(args: argparse.Namespace) -> int:
         chaos_grace_s=chaos_grace,
     )
     try:
-        return run_loadtest(config, run_dir())
+        return run_loadtest(config, RunFolder.at(args.results).path)
     except ProvisioningError as exc:
         raise SystemExit(f"chatkit-pg loadtest: {exc}") from None

@@ -16,13 +16,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from store.provision import DSN_ENV, mask_dsn
-from store.results import RACE_MATRIX_JSON, RESULTS_ENV, run_dir
+from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.harness.results import RunFolder
+from chatkit_pg.harness.vocabulary import DSN_ENV
+from chatkit_pg.harness.vocabulary import RACE_FULL_ENV as FULL_ENV
 
 from ._common import add_dsn_option
 
 ORDER = 20
-FULL_ENV = "CHATKIT_PG_RACE_FULL"  # read by tests/concurrency/harness.py
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
 RACE_TESTS = SOURCE_ROOT / "tests" / "concurrency"
 MATRIX_TESTS = RACE_TESTS / "test_volume.py"
@@ -54,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--results",
         type=Path,
-        help=f"results folder of this run (default: ${RESULTS_ENV}, else a new results/<time>)",
+        help="results folder of this run (default: a new results/<timestamp>/)",
     )
     parser.add_argument(
         "--all", action="store_true", help="run every race test, not only the matrix"
@@ -68,10 +69,8 @@ def run(args: argparse.Namespace) -> int:
             f"chatkit-pg races: {MATRIX_TESTS} not found; the race matrix runs the race tests, "
             "so run it from a source checkout of chatkit-pg"
         )
-    if args.results is not None:
-        os.environ[RESULTS_ENV] = str(args.results.resolve())
-    folder = run_dir().resolve()
-    env = {**os.environ, RESULTS_ENV: str(folder), FULL_ENV: "1" if args.full else "0"}
+    folder = RunFolder.at(args.results).path
+    env = {**os.environ, "CHATKIT_PG_RESULTS_DIR": str(folder), FULL_ENV: "1" if args.full else "0"}
     if args.dsn:
         env[DSN_ENV] = args.dsn
     target = RACE_TESTS if args.all else MATRIX_TESTS
@@ -80,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         f"{mask_dsn(args.dsn) if args.dsn else 'an embedded PostgreSQL'}; results in {folder}",
         flush=True,
     )
-    matrix = folder / RACE_MATRIX_JSON
+    matrix = folder / RunFolder.RACE_MATRIX_FILE
     matrix.unlink(missing_ok=True)  # never show a matrix this run did not write
     command = [
         sys.executable,

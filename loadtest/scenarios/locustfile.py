@@ -1,8 +1,9 @@
 """ChatKit load scenarios: five kinds of users speaking the real ChatKit protocol.
 
-    locust -f loadtest/locustfile.py --config loadtest/locust.conf --host https://staging.example.com
-    locust -f loadtest/locustfile.py,loadtest/shapes.py ...      # step the users up (find the knee)
-    python loadtest/locustfile.py --host http://127.0.0.1:8000    # one user, for debugging
+    cd loadtest/scenarios
+    locust -f locustfile.py --config locust.conf --host https://staging.example.com
+    locust -f locustfile.py,shapes.py ...                   # step the users up (find the knee)
+    python locustfile.py --host http://127.0.0.1:8000       # one user, for debugging
 
 Users (weight, tag): new conversation (4, new), returning user (3, returning), long-thread
 reader (1, long), hot thread (2, hot), churn (1, churn). Pick with ``--tags``/
@@ -17,19 +18,12 @@ from locust.runners import WorkerRunner
 import logging
 import random
 import string
-import sys
-from pathlib import Path
 from typing import Any
 
-try:
-    import loadtest  # noqa: F401  (installed with the package)
-except ImportError:  # a plain checkout: the repository root is the locustfile's parent's parent
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from loadtest.acks import AckLog
-from loadtest.client import ChatKitClient, RequestFailed
-from loadtest.seed_http import ensure_seeded, find_threads
-from loadtest.settings import ScenarioSettings, add_arguments
+from chatkit_pg.loadtest.scenarios.acks import AckLog
+from chatkit_pg.loadtest.scenarios.client import ChatKitClient, RequestFailed
+from chatkit_pg.loadtest.scenarios.seed_http import ensure_seeded, find_threads
+from chatkit_pg.loadtest.scenarios.settings import ScenarioSettings, add_arguments
 
 logger = logging.getLogger("loadtest")
 _ACKS: AckLog | None = None

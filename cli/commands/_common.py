@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from store.provision import DSN_ENV
+from chatkit_pg.harness.vocabulary import DSN_ENV
 
 
 def add_dsn_option(parser: argparse.ArgumentParser, *, help_suffix: str = "") -> None:

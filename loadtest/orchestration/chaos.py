@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from store.provision import PostgresServer, ProvisioningError
+from chatkit_pg.harness.provision import PostgresServer, ProvisioningError
 
 HISTORY_ROW: Final = "Aggregated"
 # Locust writes the history once per second: a failure is known to the second only.

@@ -16,8 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from store.provision import mask_dsn, start_server
-from store.results import RESULTS_ENV, machine_conditions, new_run_dir, write_conditions
+from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.harness.provision import start_server
+from chatkit_pg.harness.results import RunFolder
+from chatkit_pg.harness.vocabulary import DSN_ENV
 
 from ._common import add_dsn_option
 
@@ -61,26 +63,25 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         names = ", ".join(sorted(unknown))
         raise SystemExit(f"chatkit-pg run: unknown stage(s) in --skip: {names}")
-    folder = args.results or new_run_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    stages = [s for s in STAGES if s not in skipped]
+    folder = RunFolder.at(args.results)
     started = time.monotonic()
     with start_server(dsn=args.dsn) as server:
-        print(f"results: {folder}", flush=True)
+        print(f"results: {folder.path}", flush=True)
         print(f"database: {server.provider} at {mask_dsn(server.dsn)}", flush=True)
-        conditions = machine_conditions()
-        conditions["postgres"] = asyncio.run(server.server_info())
-        conditions["profile"] = args.profile
-        conditions["dsn"] = mask_dsn(server.dsn)
-        write_conditions(folder, conditions)
-
-        env = {**os.environ, RESULTS_ENV: str(folder)}
+        folder.record_conditions(
+            "run",
+            {"profile": args.profile, "database": mask_dsn(server.dsn), "stages": stages},
+            postgres=asyncio.run(server.server_info()),
+        )
+        # The DSN travels in the environment: a password never shows on a command line.
+        env = {**os.environ, DSN_ENV: server.dsn}
         outcome: dict[str, int] = {}
-        stages = [s for s in STAGES if s not in skipped]
         for number, stage in enumerate(stages, 1):
             print(f"\n=== [{number}/{len(stages)}] {stage} ===", flush=True)
             command = [
-                sys.executable, "-m", "chatkit_pg", stage,
-                "--dsn", server.dsn, "--results", str(folder),
+                sys.executable, "-m", "chatkit_pg.cli", stage,
+                "--results", str(folder.path),
                 *_stage_args(stage, args),
             ]  # fmt: skip
             stage_started = time.monotonic()
@@ -89,9 +90,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"=== {stage}: exit {outcome[stage]} after {took:.0f} s", flush=True)
 
     print("\n=== report ===", flush=True)
-    from reports import build_report  # the report reads files only; imported after measuring
+    from chatkit_pg.reports import (
+        build_report,  # the report reads files only; imported after measuring
+    )
 
-    html = build_report(folder)
+    html = build_report(folder.path)
     print(f"\nfinished in {time.monotonic() - started:.0f} s")
     for stage, code in outcome.items():
         print(f"  {stage:<9} {'ok' if code == 0 else f'FAILED (exit {code})'}")

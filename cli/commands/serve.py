@@ -7,13 +7,14 @@ import os
 import signal
 from typing import TYPE_CHECKING
 
-from store import DEFAULT_STRATEGY, STRATEGIES
-from store.provision import mask_dsn, start_server
+from chatkit_pg import DEFAULT_STRATEGY, STRATEGIES
+from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.harness.provision import start_server
 
 from ._common import add_dsn_option
 
 if TYPE_CHECKING:
-    from loadtest.server.settings import ServerSettings
+    from chatkit_pg.loadtest.server.settings import ServerSettings
 
 ORDER = 50
 
@@ -55,7 +56,7 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
 
 def server_settings(args: argparse.Namespace, dsn: str) -> ServerSettings:
     """Build :class:`loadtest.server.ServerSettings` from parsed options."""
-    from loadtest.server.settings import ServerSettings
+    from chatkit_pg.loadtest.server.settings import ServerSettings
 
     return ServerSettings(
         dsn=dsn,
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         # so the embedded database is stopped and deleted on the way out.
         signal.signal(signal.SIGTERM, _terminate)
         uvicorn.run(
-            "loadtest.server:create_app_from_env",
+            "chatkit_pg.loadtest.server:create_app_from_env",
             factory=True,
             host=args.host,
             port=args.port,

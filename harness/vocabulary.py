@@ -1,7 +1,10 @@
-"""The report's fixed vocabulary: percentiles, benchmark kinds, failure kinds, goals.
+"""The one vocabulary of the harness: names that producers write and the report reads.
 
-One place, so a table, a figure and the verdict never disagree on what "p95" or "hot thread"
-means (pgbench's ``format_report`` keeps its percentiles in one constant the same way).
+Percentiles, benchmark kinds, race scenarios, request and failure names of the load test, the
+goals the summaries print, and the environment variables. One place, so a producer, a table,
+a figure and the verdict never disagree on what "p95" or "hot thread" means (pgbench's
+``format_report`` keeps its percentiles in one constant the same way). Plain constants only:
+the report imports this on a machine without chatkit, SQLAlchemy or asyncpg.
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ INDEX_READ: Final = "index_read"
 INDEX_WRITE: Final = "index_write"
 LIMIT: Final = "limit"
 
-SCENARIOS: Final = ("hot_thread", "spread")
+# Where concurrent writers append: all on one thread, or spread over many.
+HOT_THREAD: Final = "hot_thread"
+SPREAD: Final = "spread"
+SCENARIOS: Final = (HOT_THREAD, SPREAD)
 SCENARIO_TITLES: Final = {"hot_thread": "one hot thread", "spread": "spread over many threads"}
 
 # Insert paths compared against the database's own limit, fastest-expected first.
@@ -60,15 +66,35 @@ def limit_label(method: object, query: object) -> str:
 PGBENCH_INSERT: Final = "insert_one_row"
 PGBENCH_COUNTER: Final = "hot_thread_counter"
 
-# Load-test failure kinds, as the locustfile names them; anything else is "other".
+# Load-test failure kinds: the first word of every failure message Locust records; the report
+# files anything else under OTHER_FAILURE.
+TIMEOUT: Final = "timeout"
+CONNECTION_ERROR: Final = "connection_error"
+HTTP_4XX: Final = "http_4xx"
+HTTP_5XX: Final = "http_5xx"
+INVALID_EVENT: Final = "invalid_event"
+EARLY_END: Final = "early_end"
+ERROR_EVENT: Final = "error_event"
 FAILURE_KINDS: Final = (
-    "timeout",
-    "http_4xx",
-    "http_5xx",
-    "invalid_event",
-    "early_end",
-    "error_event",
+    TIMEOUT,
+    CONNECTION_ERROR,
+    HTTP_4XX,
+    HTTP_5XX,
+    INVALID_EVENT,
+    EARLY_END,
+    ERROR_EVENT,
 )
+OTHER_FAILURE: Final = "other"
+
+# Load-test request names (Locust's Name column): the ChatKit request types we send.
+THREADS_LIST: Final = "threads.list"
+ITEMS_LIST: Final = "items.list"
+THREADS_UPDATE: Final = "threads.update"
+THREADS_DELETE: Final = "threads.delete"
+THREADS_CREATE: Final = "threads.create"
+THREADS_ADD_USER_MESSAGE: Final = "threads.add_user_message"
+STREAMING_REQUESTS: Final = (THREADS_CREATE, THREADS_ADD_USER_MESSAGE)
+# Streams are also recorded as Locust entries of type SSE_TYPE named "<prefix><request type>".
 SSE_TYPE: Final = "SSE"
 TTFE_PREFIX: Final = "ttfe "
 STREAM_PREFIX: Final = "stream "
@@ -91,3 +117,11 @@ SUMMARY_GOALS: Final = {
         "OFFSET / keyset at the deepest depth",
     ),
 }
+
+
+# Environment variables the harness reads (each also has a command-line option).
+DSN_ENV: Final = "CHATKIT_PG_DSN"
+PROVIDER_ENV: Final = "CHATKIT_PG_PROVIDER"
+IMAGE_ENV: Final = "CHATKIT_PG_IMAGE"
+BENCH_PROFILE_ENV: Final = "CHATKIT_PG_BENCH_PROFILE"
+RACE_FULL_ENV: Final = "CHATKIT_PG_RACE_FULL"

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from chatkit_pg import commands
+from chatkit_pg.cli import commands
 
 
 def _command_modules() -> list[ModuleType]:

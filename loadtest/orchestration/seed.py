@@ -21,7 +21,7 @@ from chatkit.types import (
     UserMessageTextContent,
 )
 
-from store import PostgresStore
+from chatkit_pg import PostgresStore
 
 
 async def seed_long_thread(store: PostgresStore[Any], owner: str, title: str, length: int) -> str:

@@ -1,3 +1,0 @@
-from chatkit_pg.cli import main
-
-raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""The harness core: provisioning, the results contract and the vocabulary.
+
+Everything that measures (bench, races, load tests) stands on these; the store never imports
+them, and the report reads only :mod:`.results` and :mod:`.vocabulary` (plain Python).
+"""

@@ -30,4 +30,4 @@ def mask_dsn(dsn: str) -> str:
         (k, "***" if k.lower() in SECRET_PARAMETERS else v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
     ]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="/,:")))
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/,:*")))

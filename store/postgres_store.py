@@ -13,7 +13,6 @@ import random
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
 import asyncpg
@@ -26,7 +25,8 @@ from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.util import greenlet_spawn
 
 from . import migrate, sql
-from .engine import PoolOptions, async_url, create_engine
+from .documents import dump_document, ordering_time
+from .engine import PoolOptions, create_engine, parse_url
 from .errors import NotFoundError, StoreTimeoutError, StoreUnavailableError, TransientConflictError
 from .strategies import (
     DEFAULT_STRATEGY,
@@ -79,6 +79,10 @@ _CONNECTION_LOST = (
 )
 
 
+class _PoolExhaustedError(StoreUnavailableError):
+    """No pooled connection became free within ``pool_timeout`` (never retried)."""
+
+
 def default_user_id(context: Any) -> str:
     """Owner of a request: ``context["user_id"]`` or ``context.user_id``.
 
@@ -96,11 +100,6 @@ def default_user_id(context: Any) -> str:
             "or PostgresStore(..., user_id=lambda context: ...)."
         )
     return str(user_id)
-
-
-def _utc(value: datetime) -> datetime:
-    # Ordering column only; the document keeps the caller's exact value.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 class PostgresStore(Store[TContext]):
@@ -149,7 +148,7 @@ class PostgresStore(Store[TContext]):
             self._owns_engine = True
             self._url = url_or_engine
             self._pool_options = PoolOptions.from_kwargs(pool_options)
-            async_url(url_or_engine)  # a bad URL fails here, not on first use
+            parse_url(url_or_engine)  # a bad URL or parameter fails here, not on first use
         else:
             raise TypeError(
                 f"url_or_engine must be a PostgreSQL URL or an AsyncEngine, "
@@ -249,7 +248,7 @@ class PostgresStore(Store[TContext]):
             try:
                 pooled = await engine.raw_connection()
             except sa_exc.TimeoutError as exc:
-                raise StoreUnavailableError(
+                raise _PoolExhaustedError(
                     f"no database connection became free within the pool timeout: {exc}"
                 ) from exc
             except (sa_exc.DBAPIError, engine.dialect.loaded_dbapi.Error, *_CONNECTION_LOST) as exc:
@@ -267,32 +266,38 @@ class PostgresStore(Store[TContext]):
     ) -> _T:
         """Run ``work`` on a pooled connection with the store's failure policy.
 
-        Serialization failures and deadlocks are retried (bounded, jittered backoff). A read
-        whose connection died is retried once on a fresh connection; a write is not, because
-        whether it committed is unknown, and the caller gets StoreUnavailableError.
+        Serialization failures and deadlocks are retried (``transient_retries`` attempts in
+        all, jittered backoff). A read whose connection died is retried once on a fresh
+        connection, on top of those attempts; a write is not, because whether it committed is
+        unknown, and the caller gets StoreUnavailableError. A pool that stays exhausted for
+        ``pool_timeout`` is StoreUnavailableError at once: waiting again would double the wait.
         """
+        attempt = 0
         reconnected = False
-        for attempt in range(1, self.transient_retries + 1):
+        while True:
+            attempt += 1
             try:
                 async with self.connection() as conn:
                     return await work(conn)
             except _TRANSIENT as exc:
-                if attempt == self.transient_retries:
+                if attempt >= self.transient_retries:
                     raise TransientConflictError(
                         f"gave up after {attempt} attempts: {exc.sqlstate} {exc}"
                     ) from exc
                 self.counters.retries += 1
                 await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
+            except _PoolExhaustedError:
+                raise
             except StoreUnavailableError:
                 if not idempotent or reconnected:
                     raise
                 reconnected = True
+                attempt -= 1  # a reconnect is not one of the transient attempts
             except asyncpg.QueryCanceledError as exc:
                 raise StoreTimeoutError(
                     f"the database cancelled the statement ({exc}); statement_timeout reached "
                     "or the query was cancelled. Nothing from this call was written."
                 ) from exc
-        raise AssertionError("unreachable")
 
     # -- ids and context --------------------------------------------------------------------
 
@@ -314,20 +319,23 @@ class PostgresStore(Store[TContext]):
             raise ValueError(f"user_id(context) must return a non-empty str, got {owner!r}")
         return _checked_id("user_id", owner)
 
-    def _document(self, what: str, payload: bytes) -> str:
-        if len(payload) > self.max_document_bytes:
-            raise ValueError(
-                f"{what} is {len(payload):,} bytes of JSON, above this store's limit of "
-                f"{self.max_document_bytes:,} (max_document_bytes); nothing was written"
-            )
-        return payload.decode()
+    def _document(self, adapter: TypeAdapter[Any], value: Any, what: str) -> str:
+        return dump_document(adapter, value, what, self.max_document_bytes)
 
     def _item_params(self, thread_id: str, item: ThreadItem, context: TContext) -> tuple[Any, ...]:
         owner = self._owner(context)
         _checked_id("thread_id", thread_id)
         _checked_id("item id", item.id)
-        data = self._document(f"item {item.id!r}", _dump(_ITEM, item, f"item {item.id!r}"))
-        return (thread_id, owner, item.id, item.type, _utc(item.created_at), data)
+        what = f"item {item.id!r}"
+        if item.thread_id != thread_id:
+            # Stored under one thread while its document names another (maybe another
+            # user's): every later read of it would disagree with where it lives.
+            raise ValueError(
+                f"{what} names thread {item.thread_id!r} but was given for thread "
+                f"{thread_id!r}; nothing was written"
+            )
+        data = self._document(_ITEM, item, what)
+        return (thread_id, owner, item.id, item.type, ordering_time(item.created_at, what), data)
 
     # -- threads ------------------------------------------------------------------------------
 
@@ -347,8 +355,8 @@ class PostgresStore(Store[TContext]):
         _checked_id("thread id", thread.id)
         # Dumped as ThreadMetadata even when a full Thread (with items) is passed.
         what = f"thread {thread.id!r}"
-        data = self._document(what, _dump(_THREAD, thread, what))
-        params = (thread.id, owner, _utc(thread.created_at), data)
+        data = self._document(_THREAD, thread, what)
+        params = (thread.id, owner, ordering_time(thread.created_at, what), data)
         # An upsert of the same document is idempotent, so a lost connection may retry it.
         saved = await self._run(
             lambda conn: conn.fetchval(sql.UPSERT_THREAD_SQL, *params), idempotent=True
@@ -456,7 +464,7 @@ class PostgresStore(Store[TContext]):
         owner = self._owner(context)
         _checked_id("attachment id", attachment.id)
         what = f"attachment {attachment.id!r}"
-        data = self._document(what, _dump(_ATTACHMENT, attachment, what))
+        data = self._document(_ATTACHMENT, attachment, what)
         params = (attachment.id, owner, attachment.thread_id, data)
         try:
             saved = await self._run(
@@ -483,15 +491,20 @@ class PostgresStore(Store[TContext]):
         return _ATTACHMENT.validate_json(data)
 
     async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
+        """Delete the caller's attachment metadata; a missing or foreign id is a no-op.
+
+        ``ChatKitServer`` deletes the attachment's file first and then calls this, and the
+        SDK's direct-upload example never saves metadata at all: an error here would fail a
+        request whose file is already gone. Like ``delete_thread_item``, it reveals nothing
+        about ids that are not the caller's.
+        """
         owner = self._owner(context)
         if not _could_exist("attachment id", attachment_id):
-            raise NotFoundError(f"attachment {attachment_id!r} not found")
-        deleted = await self._run(
+            return
+        await self._run(
             lambda conn: conn.fetchval(sql.DELETE_ATTACHMENT_SQL, attachment_id, owner),
-            idempotent=False,
+            idempotent=True,  # deleting twice leaves the same state
         )
-        if deleted is None:
-            raise NotFoundError(f"attachment {attachment_id!r} not found")
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -532,14 +545,6 @@ def _checked_id(what: str, value: str) -> str:
     if "\x00" in value:
         raise ValueError(f"{what} must not contain NUL characters")
     return value
-
-
-def _dump(adapter: TypeAdapter[Any], value: Any, what: str) -> bytes:
-    try:
-        return adapter.dump_json(value)
-    except (ValueError, TypeError) as exc:
-        # e.g. lone UTF-16 surrogates, which JSON text in UTF-8 cannot carry.
-        raise ValueError(f"{what} cannot be stored as JSON: {exc}") from exc
 
 
 def _page(

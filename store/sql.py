@@ -164,12 +164,17 @@ SELECT EXISTS (SELECT 1 FROM thread) AS thread_found,
 # order, keys are gapless, and a reader paging by sort_key never skips a late commit.
 # Zero rows back means the thread is not the caller's (or does not exist). A duplicate
 # item id fails the primary key and rolls the bump back with it.
+# GREATEST(..., max(sort_key)) lets counter take over a thread that another strategy wrote
+# (those never advance last_sort_key): one descent of the (thread_id, sort_key) index.
 ADD_ITEM_COUNTER_SQL: Final = """
 WITH bumped AS (
-    UPDATE chatkit_threads
-       SET last_sort_key = last_sort_key + 1
-     WHERE id = $1 AND user_id = $2
-    RETURNING last_sort_key
+    UPDATE chatkit_threads t
+       SET last_sort_key = GREATEST(
+               t.last_sort_key,
+               (SELECT max(i.sort_key) FROM chatkit_thread_items i WHERE i.thread_id = t.id)
+           ) + 1
+     WHERE t.id = $1 AND t.user_id = $2
+    RETURNING t.last_sort_key
 )
 INSERT INTO chatkit_thread_items (thread_id, id, sort_key, type, created_at, data)
 SELECT $1, $3, bumped.last_sort_key, $4, $5, $6::json
@@ -192,7 +197,10 @@ WITH thread AS (
     RETURNING i.sort_key
 ), bumped AS (
     UPDATE chatkit_threads t
-       SET last_sort_key = t.last_sort_key + 1
+       SET last_sort_key = GREATEST(
+               t.last_sort_key,
+               (SELECT max(m.sort_key) FROM chatkit_thread_items m WHERE m.thread_id = t.id)
+           ) + 1
       FROM thread
      WHERE t.id = thread.id AND NOT EXISTS (SELECT 1 FROM updated)
     RETURNING t.last_sort_key
@@ -275,9 +283,16 @@ RETURNING i.sort_key
 
 # sequence: one global identity. Unique without locks, but a writer can take a smaller key
 # and commit after a reader has paged past it (the late-commit anomaly the tests show).
+# The sequence is global; GREATEST keeps a new key above a thread's existing ones when
+# another strategy wrote that thread with keys the sequence has not reached yet.
 ADD_ITEM_SEQUENCE_SQL: Final = """
 INSERT INTO chatkit_thread_items (thread_id, id, sort_key, type, created_at, data)
-SELECT t.id, $3, nextval('chatkit_thread_items_sort_key_seq'), $4, $5, $6::json
+SELECT t.id, $3,
+       GREATEST(
+           nextval('chatkit_thread_items_sort_key_seq'),
+           (SELECT max(m.sort_key) + 1 FROM chatkit_thread_items m WHERE m.thread_id = t.id)
+       ),
+       $4, $5, $6::json
   FROM chatkit_threads t
  WHERE t.id = $1 AND t.user_id = $2
 RETURNING sort_key
@@ -285,7 +300,12 @@ RETURNING sort_key
 
 UPSERT_ITEM_SEQUENCE_SQL: Final = """
 INSERT INTO chatkit_thread_items AS i (thread_id, id, sort_key, type, created_at, data)
-SELECT t.id, $3, nextval('chatkit_thread_items_sort_key_seq'), $4, $5, $6::json
+SELECT t.id, $3,
+       GREATEST(
+           nextval('chatkit_thread_items_sort_key_seq'),
+           (SELECT max(m.sort_key) + 1 FROM chatkit_thread_items m WHERE m.thread_id = t.id)
+       ),
+       $4, $5, $6::json
   FROM chatkit_threads t
  WHERE t.id = $1 AND t.user_id = $2
 ON CONFLICT (thread_id, id) DO UPDATE

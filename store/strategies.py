@@ -60,11 +60,19 @@ class AllocationCounters:
 
 
 class SortKeyStrategy:
-    """Base class: one instance per store; stateless apart from shared counters."""
+    """Base class: one instance per store; stateless apart from shared counters.
+
+    Any strategy may find a thread that another one wrote (a rolling deploy, a changed
+    setting): its keys never go below that thread's existing ones, and a statement that still
+    loses a key to a writer of another strategy is retried with a fresh snapshot until
+    :attr:`retry_seconds` pass. Each lost attempt means another append to the thread
+    committed, so the thread makes progress however often one writer loses.
+    """
 
     name: str = ""
     description: str = ""
     guarantees: Guarantees
+    retry_seconds: float = 30.0
 
     def __init__(self, counters: AllocationCounters, hook: RaceHook | None = None) -> None:
         self.counters = counters
@@ -81,6 +89,47 @@ class SortKeyStrategy:
     async def _race_point(self, params: ItemParams) -> None:
         if self.hook is not None:
             await self.hook(str(params[0]), str(params[2]))
+
+    async def _one_statement(
+        self, conn: asyncpg.Connection, params: ItemParams, statement: str
+    ) -> int:
+        """Allocate and write in one statement (hook first, once), retrying lost keys."""
+        await self._race_point(params)
+
+        async def attempt() -> int:
+            return _owned(await conn.fetchrow(statement, *params), params)
+
+        return await self._retrying(params, attempt)
+
+    async def _retrying(self, params: ItemParams, attempt: Callable[[], Awaitable[int]]) -> int:
+        """Run ``attempt`` until it wins a sort_key, within :attr:`retry_seconds`.
+
+        Only a lost sort_key is retried; a duplicate item id is :class:`ItemExistsError` and
+        no sort_key violation ever reaches the caller as a driver error.
+        """
+        deadline = time.monotonic() + self.retry_seconds
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return await attempt()
+            except asyncpg.UniqueViolationError as exc:
+                if exc.constraint_name != sql.ITEMS_SORT_KEY_UNIQUE:
+                    raise _translate_unique(exc, params) from exc
+                self.counters.conflicts += 1
+                if not self.guarantees.race_free:
+                    raise SortKeyConflictError(
+                        f"{self.name}: another writer took the same sort_key in thread "
+                        f"{params[0]!r}"
+                    ) from exc
+                if time.monotonic() >= deadline:
+                    raise SortKeyConflictError(
+                        f"{self.name}: no free sort_key in thread {params[0]!r} after "
+                        f"{tries} attempts in {self.retry_seconds:.0f} s"
+                    ) from exc
+                self.counters.retries += 1
+                # Tiny jittered pause so losers of one round do not collide again.
+                await asyncio.sleep(random.uniform(0, min(0.005, 0.0005 * tries)))
 
 
 def _owned(row: asyncpg.Record | None, params: ItemParams) -> int:
@@ -103,15 +152,10 @@ class CounterStrategy(SortKeyStrategy):
     guarantees = Guarantees(race_free=True, gapless=True, commit_order=True, retries=False)
 
     async def add(self, conn: asyncpg.Connection, params: ItemParams) -> int:
-        await self._race_point(params)
-        try:
-            return _owned(await conn.fetchrow(sql.ADD_ITEM_COUNTER_SQL, *params), params)
-        except asyncpg.UniqueViolationError as exc:
-            raise _translate_unique(exc, params) from exc
+        return await self._one_statement(conn, params, sql.ADD_ITEM_COUNTER_SQL)
 
     async def save(self, conn: asyncpg.Connection, params: ItemParams) -> int:
-        await self._race_point(params)
-        return _owned(await conn.fetchrow(sql.UPSERT_ITEM_COUNTER_SQL, *params), params)
+        return await self._one_statement(conn, params, sql.UPSERT_ITEM_COUNTER_SQL)
 
 
 class _TwoStepStrategy(SortKeyStrategy):
@@ -133,26 +177,14 @@ class _TwoStepStrategy(SortKeyStrategy):
             return int(row[0])
 
     async def add(self, conn: asyncpg.Connection, params: ItemParams) -> int:
-        try:
-            return await self._two_step(conn, params, sql.INSERT_ITEM_SQL)
-        except asyncpg.UniqueViolationError as exc:
-            raise self._conflict(exc, params) from exc
+        return await self._retrying(
+            params, lambda: self._two_step(conn, params, sql.INSERT_ITEM_SQL)
+        )
 
     async def save(self, conn: asyncpg.Connection, params: ItemParams) -> int:
-        try:
-            return await self._two_step(conn, params, sql.UPSERT_ITEM_SQL)
-        except asyncpg.UniqueViolationError as exc:
-            raise self._conflict(exc, params) from exc
-
-    def _conflict(self, exc: asyncpg.UniqueViolationError, params: ItemParams) -> Exception:
-        constraint = exc.constraint_name
-        translated = _translate_unique(exc, params)
-        if translated is exc and constraint == sql.ITEMS_SORT_KEY_UNIQUE:
-            self.counters.conflicts += 1
-            return SortKeyConflictError(
-                f"{self.name}: another writer took the same sort_key in thread {params[0]!r}"
-            )
-        return translated
+        return await self._retrying(
+            params, lambda: self._two_step(conn, params, sql.UPSERT_ITEM_SQL)
+        )
 
 
 class NaiveMaxStrategy(_TwoStepStrategy):
@@ -182,40 +214,15 @@ class UniqueRetryStrategy(SortKeyStrategy):
     description = "max()+1 and INSERT in one statement under UNIQUE (thread_id, sort_key), retried"
     # A writer only computes key k+1 after k is committed (it either saw k or blocked on k's
     # unique-index entry), so commit order holds; deletes of the newest item re-use its key.
+    # Retries are bounded by time, not by count (see the base class): a count bound failed
+    # adds once more than that many writers shared a hot thread.
     guarantees = Guarantees(race_free=True, gapless=True, commit_order=True, retries=True)
-    # Retries are bounded by time, not by count: every lost attempt means another append to
-    # the thread committed, so the thread is making progress however often one writer loses
-    # (a count bound failed adds once more than that many writers shared a hot thread).
-    retry_seconds: Final = 30.0
 
     async def add(self, conn: asyncpg.Connection, params: ItemParams) -> int:
-        return await self._retrying(conn, params, sql.ADD_ITEM_MAX_SQL)
+        return await self._one_statement(conn, params, sql.ADD_ITEM_MAX_SQL)
 
     async def save(self, conn: asyncpg.Connection, params: ItemParams) -> int:
-        return await self._retrying(conn, params, sql.UPSERT_ITEM_MAX_SQL)
-
-    async def _retrying(self, conn: asyncpg.Connection, params: ItemParams, statement: str) -> int:
-        await self._race_point(params)
-        deadline = time.monotonic() + self.retry_seconds
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return _owned(await conn.fetchrow(statement, *params), params)
-            except asyncpg.UniqueViolationError as exc:
-                constraint = exc.constraint_name
-                translated = _translate_unique(exc, params)
-                if translated is not exc or constraint != sql.ITEMS_SORT_KEY_UNIQUE:
-                    raise translated from exc
-                self.counters.conflicts += 1
-                if time.monotonic() >= deadline:
-                    raise SortKeyConflictError(
-                        f"unique_retry: no free sort_key in thread {params[0]!r} after "
-                        f"{attempt} attempts in {self.retry_seconds:.0f} s"
-                    ) from exc
-                self.counters.retries += 1
-                # Tiny jittered pause so losers of one round do not collide again.
-                await asyncio.sleep(random.uniform(0, min(0.005, 0.0005 * attempt)))
+        return await self._one_statement(conn, params, sql.UPSERT_ITEM_MAX_SQL)
 
 
 class SequenceStrategy(SortKeyStrategy):
@@ -224,15 +231,10 @@ class SequenceStrategy(SortKeyStrategy):
     guarantees = Guarantees(race_free=True, gapless=False, commit_order=False, retries=False)
 
     async def add(self, conn: asyncpg.Connection, params: ItemParams) -> int:
-        await self._race_point(params)
-        try:
-            return _owned(await conn.fetchrow(sql.ADD_ITEM_SEQUENCE_SQL, *params), params)
-        except asyncpg.UniqueViolationError as exc:
-            raise _translate_unique(exc, params) from exc
+        return await self._one_statement(conn, params, sql.ADD_ITEM_SEQUENCE_SQL)
 
     async def save(self, conn: asyncpg.Connection, params: ItemParams) -> int:
-        await self._race_point(params)
-        return _owned(await conn.fetchrow(sql.UPSERT_ITEM_SEQUENCE_SQL, *params), params)
+        return await self._one_statement(conn, params, sql.UPSERT_ITEM_SEQUENCE_SQL)
 
 
 STRATEGIES: Final[dict[str, type[SortKeyStrategy]]] = {

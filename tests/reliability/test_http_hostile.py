@@ -16,9 +16,10 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from chatkit_pg.harness.provision import PostgresServer, database_name
+from chatkit_pg.harness.provision import PostgresServer
 from chatkit_pg.loadtest.server.chatkit_server import CHATKIT_REQUEST
 
+from ..conftest import fresh_database
 from .http_fixtures import (
     ATTACKER,
     MAX_BODY_BYTES,
@@ -37,11 +38,8 @@ TRIED: dict[str, int] = {"cases": 0}
 
 @pytest.fixture(scope="module")
 async def hostile_dsn(pg_server: PostgresServer) -> AsyncIterator[str]:
-    dsn = await pg_server.create_database(prefix="chatkit_hostile")
-    try:
+    async with fresh_database(pg_server, "chatkit_hostile") as dsn:
         yield dsn
-    finally:
-        await pg_server.drop_database(database_name(dsn))
 
 
 @pytest.fixture(scope="module")
@@ -184,14 +182,19 @@ async def test_foreign_or_missing_thread_is_404_and_untouched(
     before, counts = await snapshot(target.dsn), await totals(target.dsn)
     assert len(before) > 10  # the victim's rows are there to be attacked
     requests = foreign_requests(target, MISSING_THREAD if thread_kind == "missing" else None)
-    requests.append(
-        attachment_request(target.victim.attachment if thread_kind == "victim" else "atc_nope")
-    )
     for request in requests:
         resp = await post(client, request)
         assert resp.status_code == 404, (request["type"], resp.status_code, resp.text)
         assert "not found" in resp.json()["error"], resp.text
         assert not leaked(resp, request, target), (request["type"], resp.text)
+    # An attachment delete is idempotent (the SDK deletes the file first): a foreign or
+    # missing id answers like a deleted one, revealing nothing, and deletes nothing.
+    attachment = attachment_request(
+        target.victim.attachment if thread_kind == "victim" else "atc_nope"
+    )
+    resp = await post(client, attachment)
+    assert resp.status_code == 200, resp.text
+    assert not leaked(resp, attachment, target), resp.text
     assert await snapshot(target.dsn) == before
     assert await totals(target.dsn) == counts  # nothing written anywhere, attacker's rows too
 

@@ -25,4 +25,4 @@ USER chatkit
 
 EXPOSE 8000 8089 5557
 # The server; the database comes from CHATKIT_PG_DSN and is migrated at start.
-CMD ["sh", "-c", "exec chatkit-pg serve --dsn \"$CHATKIT_PG_DSN\" --host 0.0.0.0 --port 8000 --workers ${SERVER_WORKERS:-2}"]
+CMD ["sh", "-c", "exec chatkit-pg serve --host 0.0.0.0 --port 8000 --workers ${SERVER_WORKERS:-2}"]

@@ -20,7 +20,8 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest bench --profile smoke --benchmark-disable -q -p no:cacheprovider
+	$(BIN)/python -m pytest bench --profile smoke --benchmark-disable -q -p no:cacheprovider \
+		--results "$$(mktemp -d)"  # a smoke run: its files are not worth keeping
 
 bench: $(STAMP)
 	$(BIN)/chatkit-pg bench

@@ -1,6 +1,6 @@
 """``chatkit-pg``: one entry point, one module per subcommand.
 
-Each subcommand lives in ``chatkit_pg/commands/<name>.py`` (found by discovery, so adding
+Each subcommand lives in ``cli/commands/<name>.py`` (found by discovery, so adding
 a command touches no other file) and exposes ``register(subparsers) -> None``, which adds
 its parser and sets ``func`` to a callable ``(args) -> int``; an optional module-level
 ``ORDER`` integer sorts ``--help``. Nothing imports this module; it only wires the rooms

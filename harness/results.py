@@ -84,6 +84,8 @@ class RunFolder:
     INTEGRITY_FILE: ClassVar[str] = "loadtest/integrity.json"
     SERVER_METRICS_FILE: ClassVar[str] = "loadtest/server_metrics.json"
     SERVER_LOG_FILE: ClassVar[str] = "loadtest/server.log"
+    LOCUST_LOG_FILE: ClassVar[str] = "loadtest/locust.log"
+    LOCUST_WORKER_LOG_PATTERN: ClassVar[str] = "loadtest/locust_worker{n}.log"
     ACKS_DIR: ClassVar[str] = "loadtest/acks"
     REPORT_MD_FILE: ClassVar[str] = "report.md"
     REPORT_HTML_FILE: ClassVar[str] = "report.html"

@@ -1,15 +1,17 @@
 """The one vocabulary of the harness: names that producers write and the report reads.
 
-Percentiles, benchmark kinds, race scenarios, request and failure names of the load test, the
-goals the summaries print, and the environment variables. One place, so a producer, a table,
-a figure and the verdict never disagree on what "p95" or "hot thread" means (pgbench's
-``format_report`` keeps its percentiles in one constant the same way). Plain constants only:
+Percentiles, the benchmarks' kinds, methods and query names, race scenarios, pgbench scripts,
+request and failure names of the load test, the goals the summaries print, and the
+environment variables. One place, so a producer, a table, a figure and the verdict never
+disagree on what "p95" or "hot thread" means (pgbench's ``format_report`` keeps its
+percentiles in one constant the same way). Plain constants and small pure functions only:
 the report imports this on a machine without chatkit, SQLAlchemy or asyncpg.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 PERCENTILES: Final = (50, 95, 99)
 """Latency percentiles every table and figure reports, in this order."""
@@ -32,39 +34,85 @@ THREADS_PAGE: Final = "threads_page"
 INDEX_READ: Final = "index_read"
 INDEX_WRITE: Final = "index_write"
 LIMIT: Final = "limit"
+KINDS: Final = (SORT_KEY, ITEMS_PAGE, THREADS_PAGE, INDEX_READ, INDEX_WRITE, LIMIT)
+
+# What ran the measured call (extra_info["method"]).
+STORE: Final = "store"
+KEYSET: Final = "keyset"
+OFFSET: Final = "offset"
+RAW_ASYNCPG: Final = "raw_asyncpg"
+SQLALCHEMY_CORE: Final = "sqlalchemy_core"
+ORM_SKETCH: Final = "orm_sketch"
+METHODS: Final = (STORE, KEYSET, OFFSET, RAW_ASYNCPG, SQLALCHEMY_CORE, ORM_SKETCH)
+PAGE_METHODS: Final = {ITEMS_PAGE: (KEYSET, RAW_ASYNCPG, OFFSET), THREADS_PAGE: (KEYSET, OFFSET)}
+
+# What was measured (extra_info["query"]): the store call a page or write benchmark times.
+ADD_THREAD_ITEM: Final = "add_thread_item"
+LOAD_THREAD_ITEMS: Final = "load_thread_items"
+LOAD_THREADS: Final = "load_threads"
+PAGE_QUERIES: Final = {ITEMS_PAGE: LOAD_THREAD_ITEMS, THREADS_PAGE: LOAD_THREADS}
+
+# The reads every index variant serves (extra_info["query"] of INDEX_READ; the plan file of
+# each is bench/plans/<variant>/<query>.json).
+ITEMS_PAGE_FIRST: Final = "items_page_first"
+ITEMS_PAGE_DEEP: Final = "items_page_deep"
+LOAD_ITEM: Final = "load_item"
+THREADS_PAGE_FIRST: Final = "threads_page_first"
+THREADS_PAGE_DEEP: Final = "threads_page_deep"
+INDEX_READ_QUERIES: Final = (
+    ITEMS_PAGE_FIRST,
+    ITEMS_PAGE_DEEP,
+    LOAD_ITEM,
+    THREADS_PAGE_FIRST,
+    THREADS_PAGE_DEEP,
+)
 
 # Where concurrent writers append: all on one thread, or spread over many.
 HOT_THREAD: Final = "hot_thread"
 SPREAD: Final = "spread"
 SCENARIOS: Final = (HOT_THREAD, SPREAD)
-SCENARIO_TITLES: Final = {"hot_thread": "one hot thread", "spread": "spread over many threads"}
+SCENARIO_TITLES: Final = {HOT_THREAD: "one hot thread", SPREAD: "spread over many threads"}
 
 # Insert paths compared against the database's own limit, fastest-expected first.
-LIMIT_METHODS: Final = ("raw_asyncpg", "store", "sqlalchemy_core", "orm_sketch")
+LIMIT_METHODS: Final = (RAW_ASYNCPG, STORE, SQLALCHEMY_CORE, ORM_SKETCH)
 LIMIT_TITLES: Final = {
-    "raw_asyncpg": "raw asyncpg (same SQL)",
-    "store": "PostgresStore",
-    "sqlalchemy_core": "SQLAlchemy Core",
-    "orm_sketch": "ORM (design sketch)",
+    RAW_ASYNCPG: "raw asyncpg (same SQL)",
+    STORE: "PostgresStore",
+    SQLALCHEMY_CORE: "SQLAlchemy Core",
+    ORM_SKETCH: "ORM (design sketch)",
 }
+# The SQL each insert path runs (extra_info["query"] of LIMIT).
+ADD_ITEM_COUNTER_SQL: Final = "add_item_counter_sql"  # the store's one statement
+BEGIN_SELECT_INSERT_COMMIT: Final = "begin_select_insert_commit"
+SESSION_GET_ADD_COMMIT: Final = "session_get_add_commit"
+LIMIT_PATHS: Final = (
+    (RAW_ASYNCPG, BEGIN_SELECT_INSERT_COMMIT),
+    (RAW_ASYNCPG, ADD_ITEM_COUNTER_SQL),
+    (SQLALCHEMY_CORE, BEGIN_SELECT_INSERT_COMMIT),
+    (SQLALCHEMY_CORE, ADD_ITEM_COUNTER_SQL),
+    (ORM_SKETCH, SESSION_GET_ADD_COMMIT),
+    (STORE, ADD_THREAD_ITEM),
+)
 # Some layers run two insert paths, told apart by extra_info["query"].
 LIMIT_QUERY_TITLES: Final = {
-    "add_item_counter_sql": "the store's statement",
-    "begin_select_insert_commit": "BEGIN/SELECT/INSERT/COMMIT",
+    ADD_ITEM_COUNTER_SQL: "the store's statement",
+    BEGIN_SELECT_INSERT_COMMIT: "BEGIN/SELECT/INSERT/COMMIT",
 }
 
 
 def limit_label(method: object, query: object) -> str:
     """Label of one insert path: the layer, and which SQL it ran when the bench says."""
     title = LIMIT_TITLES.get(str(method), str(method))
-    if method == "raw_asyncpg":
+    if method == RAW_ASYNCPG:
         title = "raw asyncpg"
     detail = LIMIT_QUERY_TITLES.get(str(query)) if query else None
     return f"{title} ({detail})" if detail else title
 
 
+# pgbench scripts (bench/pgbench.json runs[].script).
 PGBENCH_INSERT: Final = "insert_one_row"
 PGBENCH_COUNTER: Final = "hot_thread_counter"
+PGBENCH_SCRIPTS: Final = (PGBENCH_INSERT, PGBENCH_COUNTER)
 
 # Load-test failure kinds: the first word of every failure message Locust records; the report
 # files anything else under OTHER_FAILURE.
@@ -100,7 +148,9 @@ TTFE_PREFIX: Final = "ttfe "
 STREAM_PREFIX: Final = "stream "
 LOCUST_TOTAL_NAME: Final = "Aggregated"
 
-# The goals of the bench issue, checked against bench/summary.json: (key path, op, target).
+# The goals of the bench issue, checked against bench/summary.json:
+# (group, key) -> (op, target, label); a target that is itself a (group, key) names another
+# measure of the same summary, and op None marks a measure printed for reference only.
 SUMMARY_GOALS: Final = {
     ("python_layer", "ratio"): (">=", 0.5, "store / raw asyncpg, same SQL, 1 client"),
     ("python_layer", "ratio_vs_orm"): (">=", 4.0, "store / design-sketch ORM path, 1 client"),
@@ -117,6 +167,37 @@ SUMMARY_GOALS: Final = {
         "OFFSET / keyset at the deepest depth",
     ),
 }
+
+
+def summary_value(summary: Mapping[str, Any], path: tuple[str, str]) -> Any:
+    """The measure at ``(group, key)`` of a bench summary; ``None`` when it is absent."""
+    group = summary.get(path[0])
+    return group.get(path[1]) if isinstance(group, Mapping) else None
+
+
+def summary_goal(summary: Mapping[str, Any], path: tuple[str, str]) -> tuple[str, float] | None:
+    """``(op, target)`` of the goal on ``path``, a target naming another measure resolved.
+
+    ``None`` when ``path`` has no goal, or names a measure ``summary`` does not hold.
+    """
+    op, target, _ = SUMMARY_GOALS[path]
+    if isinstance(target, tuple):
+        target = summary_value(summary, target)
+    if op is None or not isinstance(target, int | float) or isinstance(target, bool):
+        return None
+    return op, float(target)
+
+
+def summary_goal_text(summary: Mapping[str, Any], path: tuple[str, str]) -> str:
+    """The goal on ``path`` as printed beside its measure (``goal >= 0.50x``), or ``""``."""
+    op, target, _ = SUMMARY_GOALS[path]
+    if op is None:
+        return ""
+    goal = summary_goal(summary, path)
+    reference = f" ({SUMMARY_GOALS[target][2]})" if isinstance(target, tuple) else ""
+    if goal is None:
+        return f"goal {op}{reference or ' ' + str(target)}"
+    return f"goal {goal[0]} {goal[1]:.2f}x{reference}"
 
 
 # Environment variables the harness reads (each also has a command-line option).

@@ -1,8 +1,15 @@
 """Load tests: a ChatKit HTTP server on the PostgreSQL store, and the Locust scenarios
 that drive it (locally, distributed, or against a staging deployment).
 
-``loadtest.server`` runs inside the server process (FastAPI, asyncio); the Locust side
-(``locustfile.py``, ``sse.py``, ``client.py``, ``settings.py``, ``shapes.py``, ``acks.py``)
-runs under gevent and imports neither the store nor the server. ``run.py``, ``seed.py`` and
-``integrity.py`` wire both together for ``chatkit-pg loadtest``.
+Three subpackages, one per runtime:
+
+* :mod:`.scenarios` -- the Locust side (gevent): ``locustfile.py``, ``client.py``,
+  ``sse.py``, ``settings.py``, ``shapes.py``, ``acks.py``, ``seed_http.py``. Imports nothing
+  from the other two, no store and no database driver (``tests/loadtest/test_layers.py``).
+* :mod:`.server` -- the server under test (FastAPI, asyncio), described by one
+  :class:`~.server.settings.ServerSettings`.
+* :mod:`.orchestration` -- plain processes and asyncio for ``chatkit-pg loadtest``:
+  ``run.py`` (the steps), ``seed.py``, ``chaos.py``, ``integrity.py``. It starts the server
+  and Locust as subprocesses; of their code it uses only ``ServerSettings`` and the ack
+  log's reader (:func:`.scenarios.acks.read_acks`).
 """

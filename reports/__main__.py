@@ -1,4 +1,4 @@
-"""``python -m reports RESULTS_DIR [--baseline DIR] [--threshold 0.1]``."""
+"""``python -m chatkit_pg.reports RESULTS_DIR [--baseline DIR] [--threshold 0.1]``."""
 
 import sys
 

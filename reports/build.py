@@ -5,23 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from chatkit_pg.harness.results import RunFolder
 
-BENCHMARK_JSON = RunFolder.BENCHMARK_FILE  # WIP
-CONDITIONS_FILE = RunFolder.CONDITIONS_FILE  # WIP
-INTEGRITY_JSON = RunFolder.INTEGRITY_FILE  # WIP
-LOADTEST_DIR = RunFolder.LOADTEST_DIR  # WIP
-PGBENCH_JSON = RunFolder.PGBENCH_FILE  # WIP
-PLANS_DIR = RunFolder.PLANS_DIR  # WIP
-RACE_MATRIX_JSON = RunFolder.RACE_MATRIX_FILE  # WIP
-SIZES_JSON = RunFolder.SIZES_FILE  # WIP
-
-from . import cli, figures, tables
-from .compare import with_baseline
+from . import figures, tables
+from .compare import DEFAULT_THRESHOLD, with_baseline
 from .document import Document, Figure, Note, Paragraph, Regression, Section, Table
-from .load import SUMMARY_JSON, Results, load_results
+from .load import Results, load_results
 from .render import to_html, to_markdown
 from .verdict import (
     IndexVerdict,
@@ -34,9 +25,10 @@ from .verdict import (
 
 log = logging.getLogger(__name__)
 
-REPORT_MD: Final = "report.md"
-REPORT_HTML: Final = "report.html"
-DEFAULT_THRESHOLD: Final = cli.DEFAULT_THRESHOLD
+__all__ = ["DEFAULT_THRESHOLD", "BuiltReport", "all_tables", "build", "build_report"]
+
+# Stages in the order their profile speaks for the run (``chatkit-pg run`` names it first).
+STAGE_ORDER: Final = ("run", "bench", "races", "loadtest")
 
 
 @dataclass
@@ -56,7 +48,8 @@ def build_report(
     """Build the report of ``results_dir`` and return the path of its ``report.html``.
 
     Args:
-        results_dir: a results folder (see :mod:`store.results`); the report is written into it.
+        results_dir: a results folder (:class:`~chatkit_pg.harness.results.RunFolder`); the
+            report is written into it.
         baseline: another results folder to compare against, or ``None``.
         threshold: relative change beyond which a worse value is flagged (0.10 = 10%).
     """
@@ -70,7 +63,8 @@ def build(
 
     Raises:
         FileNotFoundError: a folder does not exist.
-        reports.load.ReportInputError: a result file is malformed (its path is in the message).
+        chatkit_pg.reports.load.ReportInputError: a result file is malformed (its path is in
+            the message).
         ValueError: ``threshold`` is not a fraction between 0 and 10.
     """
     if not 0 <= threshold <= 10:
@@ -87,7 +81,7 @@ def build(
             by_id[table_id], found = with_baseline(table, base_tables.get(table_id), threshold)
             regressions.extend(found)
 
-    figure_dir = folder / figures.FIGURES_DIR
+    figure_dir = folder / RunFolder.FIGURES_DIR
     for stale in figure_dir.glob("*.png"):  # ours: a rebuild must not keep old figures
         stale.unlink()
     sections = [
@@ -107,9 +101,9 @@ def build(
         baseline=str(baseline) if baseline is not None else None,
         threshold=threshold,
     )
-    markdown = folder / REPORT_MD
+    markdown = folder / RunFolder.REPORT_MD_FILE
     markdown.write_text(to_markdown(doc), encoding="utf-8")
-    html = folder / REPORT_HTML
+    html = folder / RunFolder.REPORT_HTML_FILE
     html.write_text(to_html(doc, folder), encoding="utf-8")
     written = [folder / b.path for s in sections for b in s.blocks if isinstance(b, Figure)]
     return BuiltReport(
@@ -127,10 +121,12 @@ def all_tables(results: Results, sv: StrategyVerdict, iv: IndexVerdict) -> dict[
     built = [
         tables.verdict_table(sv, iv),
         tables.strategy_ranking_table(sv),
+        tables.strategy_catalog_table(results),
         tables.strategy_cells_table(results),
         tables.race_matrix_table(results),
         tables.pagination_table(results),
         tables.index_summary_table(iv),
+        tables.variant_definitions_table(results),
         tables.index_read_table(iv),
         tables.sizes_table(results),
         tables.plans_table(results),
@@ -170,10 +166,25 @@ def _subtitle(results: Results) -> str:
     machine = c.get("machine") or {}
     if machine.get("cpu_count"):
         bits.append(f"{machine['cpu_count']} CPUs")
-    profile = c.get("profile") or c.get("bench_profile")
-    if profile:
-        bits.append(f"profile {profile}")
+    profiles = stage_profiles(c)
+    if len(set(profiles.values())) == 1:
+        bits.append(f"profile {next(iter(profiles.values()))}")
+    elif profiles:
+        bits.append("profiles " + ", ".join(f"{s} {p}" for s, p in profiles.items()))
     return " · ".join(bits)
+
+
+def stage_profiles(conditions: dict[str, Any]) -> dict[str, str]:
+    """``{stage: profile}`` of the stages in ``conditions.json`` that name one."""
+    stages = conditions.get("stages")
+    if not isinstance(stages, dict):
+        return {}
+    order = [s for s in STAGE_ORDER if s in stages] + sorted(set(stages) - set(STAGE_ORDER))
+    return {
+        stage: str(stages[stage]["profile"])
+        for stage in order
+        if isinstance(stages[stage], dict) and stages[stage].get("profile")
+    }
 
 
 def _verdict_section(
@@ -193,7 +204,14 @@ def _verdict_section(
     for score in sv.scores:
         if score.race_free and score.excluded and score.excluded.startswith("measured"):
             section.add(Note(f"{score.name} claims to be race-free but {score.excluded}."))
-    section.add(_missing_note(results, BENCHMARK_JSON, RACE_MATRIX_JSON))
+    section.add(_missing_note(results, RunFolder.BENCHMARK_FILE, RunFolder.RACE_MATRIX_FILE))
+    if results.strategies is None:
+        section.add(
+            Note(
+                f"Not in this results folder: {RunFolder.STRATEGIES_FILE}; the strategies' "
+                "guarantees are unknown, so none can be recommended."
+            )
+        )
     return section
 
 
@@ -207,11 +225,19 @@ def _strategy_section(results: Results, sv: StrategyVerdict, by_id: dict[str, Ta
         ),
         figures.strategy_throughput(results, results.folder),
         figures.strategy_p95(results, results.folder),
-        figures.strategy_correctness({s.name: s.counters for s in sv.scores}, results.folder),
+        figures.strategy_correctness(
+            results, {s.name: s.counters for s in sv.scores}, results.folder
+        ),
         by_id.get("strategy_ranking"),
+        by_id.get("strategy_catalog"),
         by_id.get("strategy_cells"),
         by_id.get("race_matrix"),
-        _missing_note(results, BENCHMARK_JSON, RACE_MATRIX_JSON),
+        _missing_note(
+            results,
+            RunFolder.BENCHMARK_FILE,
+            RunFolder.RACE_MATRIX_FILE,
+            RunFolder.STRATEGIES_FILE,
+        ),
     )
     return section
 
@@ -235,7 +261,7 @@ def _pagination_section(results: Results, by_id: dict[str, Table]) -> Section:
     section.add(
         figures.pagination(results, results.folder),
         by_id.get("pagination"),
-        _missing_note(results, BENCHMARK_JSON),
+        _missing_note(results, RunFolder.BENCHMARK_FILE),
     )
     return section
 
@@ -250,7 +276,14 @@ def _index_section(results: Results, iv: IndexVerdict, by_id: dict[str, Table]) 
         by_id.get("index_reads"),
         by_id.get("plans"),
         by_id.get("sizes"),
-        _missing_note(results, BENCHMARK_JSON, SIZES_JSON, PLANS_DIR + "/"),
+        by_id.get("variant_definitions"),
+        _missing_note(
+            results,
+            RunFolder.BENCHMARK_FILE,
+            RunFolder.SIZES_FILE,
+            RunFolder.PLANS_DIR + "/",
+            RunFolder.VARIANTS_FILE,
+        ),
     )
     return section
 
@@ -266,7 +299,9 @@ def _limit_section(results: Results, by_id: dict[str, Table]) -> Section:
         figures.limit_contention(results, results.folder),
         by_id.get("limit_ratios"),
         by_id.get("limit_paths"),
-        _missing_note(results, SUMMARY_JSON, PGBENCH_JSON, BENCHMARK_JSON),
+        _missing_note(
+            results, RunFolder.SUMMARY_FILE, RunFolder.PGBENCH_FILE, RunFolder.BENCHMARK_FILE
+        ),
     )
     return section
 
@@ -275,7 +310,7 @@ def _load_section(results: Results, by_id: dict[str, Table]) -> Section:
     section = Section("loadtest", "Load test")
     lt = results.loadtest
     if lt is None:
-        section.add(_missing_note(results, LOADTEST_DIR + "/"))
+        section.add(_missing_note(results, RunFolder.LOADTEST_DIR + "/"))
         return section
     integrity = lt.integrity
     if integrity is not None:
@@ -301,8 +336,8 @@ def _load_section(results: Results, by_id: dict[str, Table]) -> Section:
     section.add(
         _missing_note(
             results,
-            *(p for p in results.missing if p.startswith(LOADTEST_DIR)),
-            INTEGRITY_JSON,
+            *(p for p in results.missing if p.startswith(RunFolder.LOADTEST_DIR)),
+            RunFolder.INTEGRITY_FILE,
         )
     )
     return section
@@ -313,7 +348,7 @@ def _conditions_section(results: Results, by_id: dict[str, Table]) -> Section:
     section.add(
         Paragraph("Where and with what these numbers were measured (passwords masked)."),
         by_id.get("conditions"),
-        _missing_note(results, CONDITIONS_FILE),
+        _missing_note(results, RunFolder.CONDITIONS_FILE),
     )
     machine = (results.bench_machine or {}).get("machine_info") or {}
     cpu = machine.get("cpu") or {}

@@ -1,13 +1,16 @@
-"""The report's command line, shared by ``python -m reports`` and ``chatkit-pg report``."""
+"""The report's command line, shared by ``python -m chatkit_pg.reports`` and ``chatkit-pg report``.
+
+Light to import (``chatkit-pg --help`` loads it): matplotlib is imported only when a report
+is built.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Final
 
-DEFAULT_THRESHOLD: Final = 0.10  # the same default as reports.build (kept light to import)
+from .compare import DEFAULT_THRESHOLD
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m reports",
+        prog="python -m chatkit_pg.reports",
         description="Build report.md, report.html and figures/ from a results folder.",
     )
     add_arguments(parser)

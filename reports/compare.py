@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
 from .document import Better, Change, Column, Regression, Table
+
+DEFAULT_THRESHOLD: Final = 0.10
+"""A measure that got worse by more than this fraction is a regression (the CLI's default)."""
 
 
 def change_of(current: Any, baseline: Any) -> float | None:

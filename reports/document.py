@@ -1,8 +1,8 @@
 """The report as data: sections of paragraphs, notes, tables and figures.
 
-Tables and figures are built once into these objects; :mod:`reports.render` turns the same
-objects into Markdown and HTML, and :mod:`reports.compare` adds baseline columns to tables,
-so no number is formatted or computed in two places.
+Tables and figures are built once into these objects; :mod:`chatkit_pg.reports.render` turns
+the same objects into Markdown and HTML, and :mod:`chatkit_pg.reports.compare` adds baseline
+columns to tables, so no number is formatted or computed in two places.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class Column:
 
     Attributes:
         name: header text, with its unit.
-        fmt: how cells are formatted (see :func:`reports.render.format_value`).
+        fmt: how cells are formatted (see :func:`chatkit_pg.reports.render.format_value`).
         key: part of the row's identity, used to match rows against a baseline.
         better: direction of goodness; set on measured numbers, which then get baseline
             columns and regression flags.

@@ -2,7 +2,10 @@
 
 matplotlib's explicit API only (``fig, ax = plt.subplots()`` through ``fig.savefig``), the Agg
 backend (no display), and every figure with a title, axis labels with units and a legend.
-Each function returns ``None`` when its data are missing; plotting never measures.
+Each function returns ``None`` when its data are missing; plotting never measures. What a
+strategy promised (dashed lines for the unsafe ones) and which one is the default come from
+the run's ``strategies.json`` (:class:`~chatkit_pg.reports.load.Results`), never from the
+store's code of today.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
+from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import (
+    HOT_THREAD,
     ITEMS_PAGE,
+    KEYSET,
     LIMIT,
     LIMIT_METHODS,
     LOCUST_TOTAL_NAME,
@@ -34,18 +40,18 @@ from chatkit_pg.harness.vocabulary import (
     SCENARIOS,
     SORT_KEY,
     SSE_TYPE,
+    STORE,
     TTFE_PREFIX,
     limit_label,
     locust_percentile_column,
 )
-from chatkit_pg.strategies import DEFAULT_STRATEGY, STRATEGIES
 
 from .document import Figure
 from .load import LoadTest, Results, csv_number
 from .tables import failures_by_kind
 from .verdict import IndexVerdict
 
-FIGURES_DIR: Final = "figures"
+FIGURES_DIR: Final = RunFolder.FIGURES_DIR
 DPI: Final = 110
 WIDE: Final = (10.0, 4.2)
 SQUARE: Final = (8.0, 4.6)
@@ -94,11 +100,11 @@ def _strategy_series(
     """scenario -> strategy -> sorted (concurrency, value) for the store's sort_key runs."""
     series: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
     for b in results.of_kind(SORT_KEY):
-        if b.get("method") not in (None, "store") or not b.get("strategy"):
+        if b.get("method") not in (None, STORE) or not b.get("strategy"):
             continue
         value = b.ops_per_s if metric == "ops" else b.latency_ms(95)
         if value is not None:
-            scenario = str(b.get("scenario") or "hot_thread")
+            scenario = str(b.get("scenario") or HOT_THREAD)
             series[scenario][str(b.get("strategy"))].append((int(b.get("concurrency") or 1), value))
     for by_strategy in series.values():
         for points in by_strategy.values():
@@ -106,15 +112,16 @@ def _strategy_series(
     return series
 
 
-def _strategy_label(name: str) -> tuple[str, str]:
-    """Legend label and line style: unsafe strategies dashed, so fast-but-wrong looks wrong."""
-    cls = STRATEGIES.get(name)
-    if cls is None:
-        return f"{name} (unknown)", ":"
-    g = cls.guarantees
-    if not g.race_free:
+def _strategy_label(name: str, results: Results) -> tuple[str, str]:
+    """Legend label and line style: unsafe strategies dashed, so fast-but-wrong looks wrong.
+
+    The promises are the run's own (``strategies.json``); unrecorded ones are dotted.
+    """
+    if results.unknown_guarantees(name) is not None:
+        return f"{name} (guarantees unknown)", ":"
+    if not results.guarantee(name, "race_free"):
         return f"{name} (not race-free)", "--"
-    if not g.commit_order:
+    if not results.guarantee(name, "commit_order"):
         return f"{name} (no commit order)", "--"
     return name, "-"
 
@@ -132,7 +139,7 @@ def _strategy_figure(
     values = [v for by in series.values() for pts in by.values() for _, v in pts]
     for ax, scenario in zip(axes, scenarios, strict=True):
         for strategy, points in sorted(series[scenario].items()):
-            label, style = _strategy_label(strategy)
+            label, style = _strategy_label(strategy, results)
             xs, ys = zip(*points, strict=True)
             ax.plot(xs, ys, style, marker="o", color=_color(strategy, names), label=label)
         _concurrency_axis(ax, (c for pts in series[scenario].values() for c, _ in pts))
@@ -170,7 +177,9 @@ def strategy_p95(results: Results, folder: Path) -> Figure | None:
     )
 
 
-def strategy_correctness(counters: dict[str, dict[str, int]], folder: Path) -> Figure | None:
+def strategy_correctness(
+    results: Results, counters: dict[str, dict[str, int]], folder: Path
+) -> Figure | None:
     """Duplicates, failed adds and retries per strategy (bench and race matrix together)."""
     if not counters:
         return None
@@ -186,7 +195,7 @@ def strategy_correctness(counters: dict[str, dict[str, int]], folder: Path) -> F
     ax.set_yscale("symlog", linthresh=1)
     top = max((v for c in counters.values() for v in c.values()), default=1)
     ax.set_ylim(0, max(top, 1) * 6)  # headroom for the bar labels on a log axis
-    ax.set_xticks(range(len(names)), [_strategy_label(n)[0] for n in names])
+    ax.set_xticks(range(len(names)), [_strategy_label(n, results)[0] for n in names])
     ax.tick_params(axis="x", labelrotation=20)
     for label in ax.get_xticklabels():
         label.set_horizontalalignment("right")
@@ -231,7 +240,7 @@ def pagination(results: Results, folder: Path) -> Figure | None:
                 xs,
                 [v for _, v in points],
                 "-" if order != "asc" else "--",
-                marker="o" if method == "keyset" else "s",
+                marker="o" if method == KEYSET else "s",
                 color=_color(method, methods),
                 label=f"{method} {order}".strip(),
             )
@@ -354,16 +363,17 @@ def limit_paths(results: Results, folder: Path) -> Figure | None:
 def limit_contention(results: Results, folder: Path) -> Figure | None:
     """Hot-thread throughput relative to one client: the store vs pgbench's counter script."""
     lines: dict[str, list[tuple[int, float]]] = {}
-    store_points = _strategy_series(results, "ops").get("hot_thread", {}).get(DEFAULT_STRATEGY)
+    default = results.default_strategy  # as the run recorded it; None without strategies.json
+    store_points = _strategy_series(results, "ops").get(HOT_THREAD, {}).get(default or "")
     if store_points:
-        lines[f"store ({DEFAULT_STRATEGY}), one hot thread"] = store_points
+        lines[f"store ({default}), one hot thread"] = store_points
     counter = sorted(
         (int(r["clients"]), float(r["tps"]))
         for r in results.pgbench or ()
         if r.get("script") == PGBENCH_COUNTER and r.get("clients") and r.get("tps")
     )
     if counter:
-        lines["pgbench hot_thread_counter"] = counter
+        lines[f"pgbench {PGBENCH_COUNTER}"] = counter
     lines = {k: v for k, v in lines.items() if any(c == 1 for c, _ in v)}
     if not lines:
         return None

@@ -2,7 +2,13 @@
 
 Every part is optional (a missing file becomes ``None`` and a note), but a file that exists
 and cannot be read as its agreed format raises :class:`ReportInputError` naming the file and
-what was wrong, so a broken producer is never mistaken for a missing one.
+what was wrong, so a broken producer is never mistaken for a missing one. File names are
+:class:`~chatkit_pg.harness.results.RunFolder`'s.
+
+What the code under measurement promised comes from the folder too: each strategy's
+guarantees and the default strategy from ``strategies.json``, each index variant's
+definition from ``bench/variants.json``. An old run is judged by what it recorded; a run
+that recorded none has unknown guarantees, never today's.
 """
 
 from __future__ import annotations
@@ -15,21 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from chatkit_pg.harness.results import RunFolder
-
-BENCHMARK_JSON = RunFolder.BENCHMARK_FILE  # WIP
-CONDITIONS_FILE = RunFolder.CONDITIONS_FILE  # WIP
-INTEGRITY_JSON = RunFolder.INTEGRITY_FILE  # WIP
-LOADTEST_DIR = RunFolder.LOADTEST_DIR  # WIP
-LOADTEST_RUN_JSON = RunFolder.LOADTEST_RUN_FILE  # WIP
-LOCUST_PREFIX = RunFolder.LOCUST_PREFIX  # WIP
-PGBENCH_JSON = RunFolder.PGBENCH_FILE  # WIP
-PLANS_DIR = RunFolder.PLANS_DIR  # WIP
-RACE_MATRIX_JSON = RunFolder.RACE_MATRIX_FILE  # WIP
-SIZES_JSON = RunFolder.SIZES_FILE  # WIP
-SUMMARY_JSON = RunFolder.SUMMARY_FILE  # WIP
 from chatkit_pg.harness.vocabulary import bench_percentile_key
 
-# Files agreed between the producers and the report that store/results.py does not name yet.
+GUARANTEES = ("race_free", "gapless", "commit_order", "retries")
+"""The promises a strategy's entry in ``strategies.json`` states."""
 
 
 class ReportInputError(ValueError):
@@ -80,12 +75,34 @@ class LoadTest:
     html_report: str | None = None  # relative path, linked not embedded
 
 
+@dataclass(frozen=True)
+class StrategyRecord:
+    """One sort-key strategy as the run recorded it in ``strategies.json``."""
+
+    name: str
+    description: str
+    guarantees: dict[str, bool]
+
+
+@dataclass(frozen=True)
+class VariantRecord:
+    """One index variant as the run recorded it in ``bench/variants.json``."""
+
+    name: str
+    description: str
+    ddl: tuple[str, ...]
+    sort_key_unique: bool | None
+
+
 @dataclass
 class Results:
     """Everything a results folder holds; ``None`` where a part is missing."""
 
     folder: Path
     conditions: dict[str, Any] | None = None
+    strategies: dict[str, StrategyRecord] | None = None
+    default_strategy: str | None = None
+    variants: dict[str, VariantRecord] | None = None
     benchmarks: list[Benchmark] | None = None
     bench_machine: dict[str, Any] | None = None
     pgbench: list[dict[str, Any]] | None = None
@@ -98,6 +115,19 @@ class Results:
 
     def of_kind(self, kind: str) -> list[Benchmark]:
         return [b for b in self.benchmarks or () if b.kind == kind]
+
+    def guarantee(self, strategy: str, promise: str) -> bool | None:
+        """Whether the run recorded ``strategy`` as promising ``promise``; None if unknown."""
+        record = (self.strategies or {}).get(strategy)
+        return None if record is None else record.guarantees.get(promise)
+
+    def unknown_guarantees(self, strategy: str) -> str | None:
+        """Why ``strategy``'s guarantees are unknown to this run, or None when they are known."""
+        if self.strategies is None:
+            return f"guarantees unknown (no {RunFolder.STRATEGIES_FILE} in the results)"
+        if strategy not in self.strategies:
+            return f"guarantees unknown (not in the run's {RunFolder.STRATEGIES_FILE})"
+        return None
 
 
 def load_results(folder: Path) -> Results:
@@ -117,26 +147,34 @@ def load_results(folder: Path) -> Results:
     if not folder.is_dir():
         raise FileNotFoundError(f"results folder {folder} does not exist or is not a directory")
     results = Results(folder=folder)
-    results.conditions = _optional_json(results, CONDITIONS_FILE)
-    bench = _optional_json(results, BENCHMARK_JSON)
+    results.conditions = _optional_json(results, RunFolder.CONDITIONS_FILE)
+    strategies = _optional_json(results, RunFolder.STRATEGIES_FILE)
+    if strategies is not None:
+        results.strategies, results.default_strategy = _strategies(
+            folder / RunFolder.STRATEGIES_FILE, strategies
+        )
+    bench = _optional_json(results, RunFolder.BENCHMARK_FILE)
     if bench is not None:
-        results.benchmarks = _benchmarks(folder / BENCHMARK_JSON, bench)
+        results.benchmarks = _benchmarks(folder / RunFolder.BENCHMARK_FILE, bench)
         results.bench_machine = {
             "machine_info": bench.get("machine_info"),
             "commit_info": bench.get("commit_info"),
             "datetime": bench.get("datetime"),
         }
-    pgbench = _optional_json(results, PGBENCH_JSON)
+    variants = _optional_json(results, RunFolder.VARIANTS_FILE)
+    if variants is not None:
+        results.variants = _variants(folder / RunFolder.VARIANTS_FILE, variants)
+    pgbench = _optional_json(results, RunFolder.PGBENCH_FILE)
     if pgbench is not None:
-        results.pgbench = _list_of_objects(folder / PGBENCH_JSON, pgbench, "runs")
-    sizes = _optional_json(results, SIZES_JSON)
+        results.pgbench = _list_of_objects(folder / RunFolder.PGBENCH_FILE, pgbench, "runs")
+    sizes = _optional_json(results, RunFolder.SIZES_FILE)
     if sizes is not None:
-        results.sizes = _object(folder / SIZES_JSON, sizes.get("variants"), "variants")
+        results.sizes = _object(folder / RunFolder.SIZES_FILE, sizes.get("variants"), "variants")
     results.plans = _plans(results)
-    results.summary = _optional_json(results, SUMMARY_JSON)
-    races = _optional_json(results, RACE_MATRIX_JSON)
+    results.summary = _optional_json(results, RunFolder.SUMMARY_FILE)
+    races = _optional_json(results, RunFolder.RACE_MATRIX_FILE)
     if races is not None:
-        results.races = _list_of_objects(folder / RACE_MATRIX_JSON, races, "rows")
+        results.races = _list_of_objects(folder / RunFolder.RACE_MATRIX_FILE, races, "rows")
     results.loadtest = _loadtest(results)
     return results
 
@@ -178,6 +216,46 @@ def _list_of_objects(path: Path, document: dict[str, Any], key: str) -> list[dic
     return value
 
 
+def _strategies(
+    path: Path, document: dict[str, Any]
+) -> tuple[dict[str, StrategyRecord], str | None]:
+    """``strategies.json``: ``{"default", "strategies": {name: {description, guarantees}}}``."""
+    entries = _object(path, document.get("strategies"), "strategies")
+    default = document.get("default")
+    if default is not None and not isinstance(default, str):
+        raise ReportInputError(f"{path}: 'default' must be a strategy name")
+    records = {}
+    for name, entry in entries.items():
+        entry = _object(path, entry, f"strategies.{name}")
+        guarantees = _object(path, entry.get("guarantees"), f"strategies.{name}.guarantees")
+        for promise, value in guarantees.items():
+            if not isinstance(value, bool):
+                raise ReportInputError(
+                    f"{path}: strategies.{name}.guarantees.{promise} must be true or false"
+                )
+        records[name] = StrategyRecord(name, str(entry.get("description") or ""), guarantees)
+    return records, default
+
+
+def _variants(path: Path, document: dict[str, Any]) -> dict[str, VariantRecord]:
+    """``bench/variants.json``: ``{"variants": {name: {description, ddl, sort_key_unique}}}``."""
+    entries = _object(path, document.get("variants"), "variants")
+    records = {}
+    for name, entry in entries.items():
+        entry = _object(path, entry, f"variants.{name}")
+        ddl = entry.get("ddl") or []
+        if not isinstance(ddl, list) or not all(isinstance(d, str) for d in ddl):
+            raise ReportInputError(f"{path}: variants.{name}.ddl must be a list of statements")
+        unique = entry.get("sort_key_unique")
+        records[name] = VariantRecord(
+            name=name,
+            description=str(entry.get("description") or ""),
+            ddl=tuple(ddl),
+            sort_key_unique=unique if isinstance(unique, bool) else None,
+        )
+    return records
+
+
 def _benchmarks(path: Path, document: dict[str, Any]) -> list[Benchmark]:
     rows = _list_of_objects(path, document, "benchmarks")
     out = []
@@ -192,9 +270,9 @@ def _benchmarks(path: Path, document: dict[str, Any]) -> list[Benchmark]:
 
 
 def _plans(results: Results) -> list[dict[str, Any]] | None:
-    root = results.folder / PLANS_DIR
+    root = results.folder / RunFolder.PLANS_DIR
     if not root.is_dir():
-        results.missing.append(PLANS_DIR + "/")
+        results.missing.append(RunFolder.PLANS_DIR + "/")
         return None
     plans = []
     for path in sorted(root.glob("*/*.json")):
@@ -209,9 +287,9 @@ def _plans(results: Results) -> list[dict[str, Any]] | None:
 
 
 def _loadtest(results: Results) -> LoadTest | None:
-    folder = results.folder / LOADTEST_DIR
+    folder = results.folder / RunFolder.LOADTEST_DIR
     if not folder.is_dir():
-        results.missing.append(LOADTEST_DIR + "/")
+        results.missing.append(RunFolder.LOADTEST_DIR + "/")
         return None
     prefix = _locust_prefix(folder)
     lt = LoadTest(
@@ -222,14 +300,14 @@ def _loadtest(results: Results) -> LoadTest | None:
         failures=_optional_csv(results, folder / f"{prefix}_failures.csv", ("Name", "Error")),
         exceptions=_optional_csv(results, folder / f"{prefix}_exceptions.csv", ("Count",)),
     )
-    integrity_path = results.folder / INTEGRITY_JSON
+    integrity_path = results.folder / RunFolder.INTEGRITY_FILE
     if integrity_path.exists():
         lt.integrity = read_json(integrity_path)
         if "checks" in lt.integrity:
             _list_of_objects(integrity_path, lt.integrity, "checks")
     else:
-        results.missing.append(INTEGRITY_JSON)
-    lt.run = _optional_json(results, LOADTEST_RUN_JSON)
+        results.missing.append(RunFolder.INTEGRITY_FILE)
+    lt.run = _optional_json(results, RunFolder.LOADTEST_RUN_FILE)
     html = folder / f"{prefix}_report.html"
     if html.exists():
         lt.html_report = str(html.relative_to(results.folder))
@@ -237,11 +315,12 @@ def _loadtest(results: Results) -> LoadTest | None:
 
 
 def _locust_prefix(folder: Path) -> str:
-    """``locust`` as agreed; else the one ``<prefix>_stats.csv`` Locust's ``--csv`` wrote."""
-    if (folder / f"{LOCUST_PREFIX}_stats.csv").exists():
-        return LOCUST_PREFIX
+    """Locust's ``--csv`` prefix as agreed; else the one ``<prefix>_stats.csv`` it wrote."""
+    agreed = Path(RunFolder.LOCUST_PREFIX).name
+    if (folder / f"{agreed}_stats.csv").exists():
+        return agreed
     found = sorted(p.name[: -len("_stats.csv")] for p in folder.glob("*_stats.csv"))
-    return found[0] if len(found) == 1 else LOCUST_PREFIX
+    return found[0] if len(found) == 1 else agreed
 
 
 def _optional_csv(

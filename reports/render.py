@@ -1,4 +1,4 @@
-"""Render a :class:`~reports.document.Document` as Markdown and as self-contained HTML.
+"""Render a :class:`~chatkit_pg.reports.document.Document` as Markdown and as self-contained HTML.
 
 The HTML embeds every figure as a base64 ``data:`` URI and its CSS inline, so the one file
 opens offline, mailed or archived, with nothing else beside it.

@@ -1,4 +1,4 @@
-"""Tables: saved results (and the verdict) in, :class:`~reports.document.Table` out.
+"""Tables: saved results (and the verdict) in, :class:`~chatkit_pg.reports.document.Table` out.
 
 One function per table. Each returns ``None`` when its data are missing, so the caller can
 say so with a note instead of printing an empty table.
@@ -6,26 +6,32 @@ say so with a note instead of printing an empty table.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from typing import Any
+from typing import Any, Final
 
+from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import (
     FAILURE_KINDS,
     ITEMS_PAGE,
     LIMIT,
     LIMIT_METHODS,
     LOCUST_TOTAL_NAME,
+    OTHER_FAILURE,
     PERCENTILES,
     SORT_KEY,
     SSE_TYPE,
+    STORE,
     SUMMARY_GOALS,
     THREADS_PAGE,
     limit_label,
     locust_percentile_column,
+    summary_goal,
+    summary_value,
 )
 
 from .document import Better, Column, Table
-from .load import Benchmark, LoadTest, Results, csv_number
+from .load import GUARANTEES, Benchmark, LoadTest, Results, csv_number
 from .mask import redact_setting
 from .verdict import IndexVerdict, StrategyVerdict, cells_text
 
@@ -135,7 +141,35 @@ def strategy_ranking_table(sv: StrategyVerdict) -> Table | None:
             Column("Verdict"),
         ],
         rows=rows,
-        caption="Guarantees from store.strategies; counters summed over bench and race matrix.",
+        caption=f"Guarantees as this run recorded them ({RunFolder.STRATEGIES_FILE}); counters "
+        "summed over bench and race matrix.",
+    )
+
+
+def strategy_catalog_table(results: Results) -> Table | None:
+    """Every strategy the run recorded: what it is and what it promises."""
+    if not results.strategies:
+        return None
+    rows = [
+        [
+            name,
+            name == results.default_strategy,
+            *(record.guarantees.get(g) for g in GUARANTEES),
+            record.description,
+        ]
+        for name, record in results.strategies.items()
+    ]
+    return Table(
+        id="strategy_catalog",
+        title="Sort-key strategies as recorded",
+        columns=[
+            Column("Strategy", key=True),
+            Column("Default", "bool"),
+            *(Column(g.replace("_", " ").capitalize(), "bool") for g in GUARANTEES),
+            Column("How it allocates"),
+        ],
+        rows=rows,
+        caption=f"From {RunFolder.STRATEGIES_FILE}, written by the producers of this run.",
     )
 
 
@@ -152,7 +186,7 @@ def strategy_cells_table(results: Results) -> Table | None:
             b.get("retries"),
         ]
         for b in results.of_kind(SORT_KEY)
-        if b.get("method") in (None, "store")
+        if b.get("method") in (None, STORE)
     ]
     if not rows:
         return None
@@ -185,7 +219,7 @@ def race_matrix_table(results: Results) -> Table | None:
     rows.sort(key=lambda r: (str(r[0]), str(r[1]), r[2] or 0))
     return Table(
         id="race_matrix",
-        title="Race matrix (tests/concurrency)",
+        title="Race matrix (chatkit-pg races)",
         columns=[
             Column("Strategy", key=True),
             Column("Scenario", key=True),
@@ -248,6 +282,7 @@ def index_summary_table(iv: IndexVerdict) -> Table | None:
                 s.table_bytes,
                 s.index_bytes,
                 ", ".join(s.seq_scans) or "none",
+                s.sort_key_unique,
                 status,
             ]
         )
@@ -261,10 +296,33 @@ def index_summary_table(iv: IndexVerdict) -> Table | None:
             Column("Tables", "bytes", better="lower"),
             Column("Indexes", "bytes", better="lower"),
             Column("Seq Scan in"),
+            Column("UNIQUE (thread_id, sort_key)", "bool"),
             Column("Verdict"),
         ],
         rows=rows,
         caption=f"Geometric mean over the queries every variant ran: {', '.join(iv.queries)}.",
+    )
+
+
+def variant_definitions_table(results: Results) -> Table | None:
+    """Each index variant as the run applied it: description and DDL."""
+    if not results.variants:
+        return None
+    rows = [
+        [v.name, v.description, v.sort_key_unique, "; ".join(v.ddl) or "(the migration as is)"]
+        for v in results.variants.values()
+    ]
+    return Table(
+        id="variant_definitions",
+        title="Index variants as defined in this run",
+        columns=[
+            Column("Variant", key=True),
+            Column("Layout"),
+            Column("UNIQUE (thread_id, sort_key)", "bool"),
+            Column("DDL on top of the migrated schema"),
+        ],
+        rows=rows,
+        caption=f"From {RunFolder.VARIANTS_FILE}, written by the bench of this run.",
     )
 
 
@@ -340,19 +398,18 @@ def summary_goals_table(results: Results) -> Table | None:
         return None
     rows: list[list[Any]] = []
     row_better: dict[int, Better] = {}
-    for (group, key), (op, target, label) in SUMMARY_GOALS.items():
-        value = (summary.get(group) or {}).get(key)
+    for path, (_, _, label) in SUMMARY_GOALS.items():
+        value = summary_value(summary, path)
         if value is None:
             continue
-        goal_value = (
-            (summary.get(target[0]) or {}).get(target[1]) if isinstance(target, tuple) else target
-        )
+        goal = summary_goal(summary, path)
         met: bool | None = None
         goal_text = ""
-        if op and isinstance(goal_value, int | float):
-            met = value >= goal_value if op == ">=" else value <= goal_value
-            goal_text = f"{op} {goal_value:.2f}"
-        if op == "<=":
+        if goal is not None and isinstance(value, int | float):
+            op, target = goal
+            met = value >= target if op == ">=" else value <= target
+            goal_text = f"{op} {target:.2f}"
+        if SUMMARY_GOALS[path][0] == "<=":
             row_better[len(rows)] = "lower"
         rows.append([label, value, goal_text, met])
     if not rows:
@@ -486,10 +543,15 @@ def load_sse_table(lt: LoadTest) -> Table | None:
     )
 
 
+# A failure message starts with its kind ("connection_error: no HTTP response"); Locust wraps
+# it (CatchResponseError('timeout: ...')), so the kind is the first "<kind>:" in the text.
+_FAILURE_KIND: Final = re.compile(r"\b(" + "|".join(map(re.escape, FAILURE_KINDS)) + r"):")
+
+
 def failure_kind(row: dict[str, str]) -> str:
-    """The failure kind named in a Locust failure row (``other`` when none is)."""
-    text = f"{row.get('Error', '')} {row.get('Name', '')}".lower()
-    return next((k for k in FAILURE_KINDS if k in text), "other")
+    """The failure kind a Locust failure row names (:data:`OTHER_FAILURE` when none)."""
+    found = _FAILURE_KIND.search((row.get("Error") or "").lower())
+    return found.group(1) if found else OTHER_FAILURE
 
 
 def failures_by_kind(lt: LoadTest) -> Counter[str]:

@@ -2,15 +2,21 @@
 
 Rules (stated in the report too):
 
-* **Strategy**: eligible are the strategies whose :class:`store.strategies.Guarantees` say
-  ``race_free`` and ``commit_order`` *and* that measured zero duplicates and zero failed adds
-  in this run (bench, race matrix and summary counters together). The fastest eligible one
-  wins, "fastest" being the geometric mean of ops/s over every (scenario, concurrency) cell
-  that all eligible strategies measured, as pgbench summarises its variations.
+* **Strategy**: eligible are the strategies whose guarantees, as the run recorded them in
+  ``strategies.json``, say ``race_free`` and ``commit_order`` *and* that measured zero
+  duplicates and zero failed adds in this run (bench, race matrix and summary counters
+  together); a strategy whose guarantees the run did not record is not eligible. The
+  fastest eligible one wins, "fastest" being the geometric mean of ops/s over every
+  (scenario, concurrency) cell that all eligible strategies measured, as pgbench summarises
+  its variations.
 * **Index variant**: reads dominate a chat workload, so a variant is eligible when the
   geometric mean of its per-query p50 latency is within :data:`READ_TOLERANCE` of the best;
   among those the highest ``add_thread_item`` throughput wins, and when writes are within
-  :data:`WRITE_TIE` of each other the smaller index size does.
+  :data:`WRITE_TIE` of each other the smaller index size does. Each variant's definition
+  (description, whether ``UNIQUE (thread_id, sort_key)`` is kept) comes from the run's
+  ``bench/variants.json``.
+
+Nothing here imports the store: an old baseline is judged by what it recorded.
 """
 
 from __future__ import annotations
@@ -21,8 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
-from chatkit_pg.harness.vocabulary import INDEX_READ, INDEX_WRITE, SORT_KEY
-from chatkit_pg.strategies import STRATEGIES
+from chatkit_pg.harness.vocabulary import HOT_THREAD, INDEX_READ, INDEX_WRITE, SORT_KEY, STORE
 
 from .load import Results
 
@@ -40,8 +45,9 @@ def geometric_mean(values: Iterable[float]) -> float | None:
 @dataclass
 class StrategyScore:
     name: str
-    race_free: bool | None  # None: unknown to store.strategies
+    race_free: bool | None  # None: the run did not record this strategy's guarantees
     commit_order: bool | None
+    unknown: str | None = None  # why the guarantees are unknown; None when recorded
     ops: dict[tuple[str, int], float] = field(default_factory=dict)  # (scenario, conc) -> ops/s
     p95_ms: dict[tuple[str, int], float] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
@@ -51,11 +57,11 @@ class StrategyScore:
     @property
     def hot_max(self) -> tuple[int, float, float | None] | None:
         """(concurrency, ops/s, p95 ms) on the hot thread at the highest concurrency measured."""
-        hot = [(c, v) for (s, c), v in self.ops.items() if s == "hot_thread"]
+        hot = [(c, v) for (s, c), v in self.ops.items() if s == HOT_THREAD]
         if not hot:
             return None
         conc, ops = max(hot)
-        return conc, ops, self.p95_ms.get(("hot_thread", conc))
+        return conc, ops, self.p95_ms.get((HOT_THREAD, conc))
 
 
 @dataclass
@@ -75,6 +81,8 @@ class IndexScore:
     table_bytes: int | None = None
     seq_scans: list[str] = field(default_factory=list)  # queries whose plan has a Seq Scan
     eligible: bool = False
+    description: str | None = None  # from bench/variants.json; None when not recorded
+    sort_key_unique: bool | None = None
 
 
 @dataclass
@@ -91,21 +99,20 @@ def choose_strategy(results: Results) -> StrategyVerdict:
 
     def score(name: str) -> StrategyScore:
         if name not in scores:
-            cls = STRATEGIES.get(name)
-            g = cls.guarantees if cls is not None else None
             scores[name] = StrategyScore(
                 name=name,
-                race_free=None if g is None else g.race_free,
-                commit_order=None if g is None else g.commit_order,
+                race_free=results.guarantee(name, "race_free"),
+                commit_order=results.guarantee(name, "commit_order"),
+                unknown=results.unknown_guarantees(name),
             )
         return scores[name]
 
     for b in results.of_kind(SORT_KEY):
         name = b.get("strategy")
-        if not name or b.get("method") not in (None, "store"):
+        if not name or b.get("method") not in (None, STORE):
             continue
         s = score(str(name))
-        cell = (str(b.get("scenario") or "hot_thread"), int(b.get("concurrency") or 1))
+        cell = (str(b.get("scenario") or HOT_THREAD), int(b.get("concurrency") or 1))
         if b.ops_per_s is not None:
             s.ops[cell] = b.ops_per_s
         p95 = b.latency_ms(95)
@@ -151,8 +158,8 @@ def _add_counters(s: StrategyScore, source: dict[str, object]) -> None:
 
 
 def _exclusion(s: StrategyScore) -> str | None:
-    if s.race_free is None:
-        return "not a strategy of store.strategies"
+    if s.unknown is not None or s.race_free is None:
+        return s.unknown or "race-freedom not recorded"
     if not s.race_free:
         return "not race-free by design"
     if not s.commit_order:
@@ -176,6 +183,10 @@ def choose_index_variant(results: Results) -> IndexVerdict:
             scores.setdefault(
                 b.get("variant"), IndexScore(b.get("variant"))
             ).write_ops = b.ops_per_s
+    for variant, s in scores.items():
+        record = (results.variants or {}).get(variant)
+        if record is not None:
+            s.description, s.sort_key_unique = record.description, record.sort_key_unique
     for variant, tables in (results.sizes or {}).items():
         if variant in scores and isinstance(tables, dict):
             s = scores[variant]
@@ -234,9 +245,10 @@ def index_rule_text() -> str:
 def strategy_rule_text() -> str:
     """The strategy rule in one sentence, for the report."""
     return (
-        "Rule: only strategies whose guarantees (store.strategies) are race-free and keep "
-        "commit order, and that measured zero duplicates and zero failed adds, qualify; the "
-        "fastest by geometric mean of ops/s over the shared scenario x concurrency cells wins."
+        "Rule: only strategies whose guarantees, as this run recorded them (strategies.json), "
+        "are race-free and keep commit order, and that measured zero duplicates and zero "
+        "failed adds, qualify; the fastest by geometric mean of ops/s over the shared "
+        "scenario x concurrency cells wins."
     )
 
 

@@ -1,22 +1,75 @@
 """Fixtures that give every test a real, freshly migrated PostgreSQL database.
 
-The server comes from :mod:`store.provision` (embedded by default, ``CHATKIT_PG_DSN`` or
-testcontainers when asked), started once per session. A template database is migrated once
-with the production code path (``PostgresStore.create_schema``); each test gets its own copy
-(``CREATE DATABASE ... TEMPLATE``), dropped afterwards, so tests never see each other's rows.
+The server comes from :mod:`chatkit_pg.harness.provision` (embedded by default, a server of
+your own through ``CHATKIT_PG_DSN``, or testcontainers when asked), started once per session.
+A template database is migrated once with the production code path
+(``PostgresStore.create_schema``); each test gets its own copy (``CREATE DATABASE ...
+TEMPLATE``), dropped afterwards, so tests never see each other's rows.
+
+Two helpers for fixtures elsewhere, imported from here:
+
+* :func:`fresh_database` -- the one way to make a database for a fixture (any scope, any
+  server): ``async with fresh_database(pg_server, "chatkit_lt") as dsn: yield dsn``.
+* :func:`serving` -- ``chatkit-pg serve`` on a database, on loopback, for HTTP tests.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chatkit_pg import SAFE_STRATEGIES, STRATEGIES, PostgresStore
 from chatkit_pg.harness.provision import PostgresServer, database_name, start_server
+from chatkit_pg.loadtest.orchestration.run import running_server
+from chatkit_pg.loadtest.server.settings import ServerSettings
 
 StoreFactory = Callable[..., Awaitable[PostgresStore[Any]]]
+
+
+@asynccontextmanager
+async def fresh_database(
+    server: PostgresServer, prefix: str, *, template: str | None = None, migrate: bool = False
+) -> AsyncIterator[str]:
+    """A new database ``{prefix}_<hex>`` on ``server``: yields its DSN, drops it afterwards.
+
+    Args:
+        server: where to create it (``pg_server``, or a test module's own server).
+        prefix: the name prefix, so a leftover database tells which tests made it.
+        template: an existing database to copy (e.g. the migrated template).
+        migrate: run ``PostgresStore.create_schema`` on it before yielding. Leave it off when
+            the code under test migrates (``chatkit-pg serve`` does at start).
+    """
+    dsn = await server.create_database(prefix=prefix, template=template)
+    try:
+        if migrate:
+            async with PostgresStore(dsn, pool_size=1, max_overflow=0) as migrator:
+                await migrator.create_schema()
+        yield dsn
+    finally:
+        await server.drop_database(database_name(dsn))
+
+
+@contextmanager
+def serving(dsn: str, log: Path, **server_options: Any) -> Iterator[str]:
+    """``chatkit-pg serve`` on ``dsn`` at 127.0.0.1 and a free port; yields its base URL.
+
+    ``server_options`` are :class:`ServerSettings` fields (``deltas=2``); there is no delay
+    between streamed deltas unless they set one, so tests stay quick. The server
+    migrates the database at start and is stopped when the block ends; the tail of its log
+    is then printed (pytest shows it with a failing test).
+    """
+    server_options.setdefault("delta_delay_ms", 0)
+    settings = ServerSettings(dsn=dsn, **server_options)
+    try:
+        with running_server(settings, log) as (url, _process):
+            yield url
+    finally:
+        if log.exists():
+            print(f"--- {log} (tail) ---\n{log.read_text(errors='replace')[-2000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -30,35 +83,23 @@ def pg_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture(scope="session")
 async def template_database(pg_server: PostgresServer) -> AsyncIterator[str]:
-    dsn = await pg_server.create_database(prefix="chatkit_template")
-    name = database_name(dsn)
-    store: PostgresStore[Any] = PostgresStore(dsn, pool_size=1, max_overflow=0)
-    await store.create_schema()
-    await store.close()
-    try:
-        yield name
-    finally:
-        await pg_server.drop_database(name)
+    """Name of the migrated database every test's database is copied from."""
+    async with fresh_database(pg_server, "chatkit_template", migrate=True) as dsn:
+        yield database_name(dsn)
 
 
 @pytest.fixture
 async def database_dsn(pg_server: PostgresServer, template_database: str) -> AsyncIterator[str]:
     """DSN of a fresh, migrated database owned by this test."""
-    dsn = await pg_server.create_database(prefix="chatkit_test", template=template_database)
-    try:
+    async with fresh_database(pg_server, "chatkit_test", template=template_database) as dsn:
         yield dsn
-    finally:
-        await pg_server.drop_database(database_name(dsn))
 
 
 @pytest.fixture
 async def empty_database_dsn(pg_server: PostgresServer) -> AsyncIterator[str]:
     """DSN of a fresh database with no schema at all (for migration tests)."""
-    dsn = await pg_server.create_database(prefix="chatkit_empty")
-    try:
+    async with fresh_database(pg_server, "chatkit_empty") as dsn:
         yield dsn
-    finally:
-        await pg_server.drop_database(database_name(dsn))
 
 
 @pytest.fixture

@@ -48,6 +48,33 @@ def test_mask_dsn() -> None:
     assert "hunter2" not in mask_dsn("postgresql://u@h/d?password=hunter2")
 
 
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("host=h password=hunter2", "host=h password=***"),
+        ("host=h user=u password='hunter2 x' dbname=d", "host=h user=u password=*** dbname=d"),
+        ("host=h PASSWORD = hunter2 port=5432", "host=h PASSWORD=*** port=5432"),
+        ("host=h sslpassword=hunter2 sslmode=require", "host=h sslpassword=*** sslmode=require"),
+    ],
+)
+def test_mask_dsn_libpq_keywords(given: str, expected: str) -> None:
+    assert mask_dsn(given) == expected
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://u@h/d?sslmode=require&sslpassword=hunter2",
+        "postgresql://u:hunter2@h/d?sslpassword=hunter2&sslmode=require",
+    ],
+)
+def test_mask_dsn_sslpassword_in_the_query(dsn: str) -> None:
+    masked = mask_dsn(dsn)
+    assert "hunter2" not in masked
+    assert masked.startswith("postgresql://u") and "@h/d?" in masked
+    assert "sslmode=require" in masked and "sslpassword=" in masked
+
+
 def test_unknown_strategy_and_option_are_clear_errors() -> None:
     with pytest.raises(ValueError, match="counter"):
         PostgresStore("postgresql://h/d", sort_key_strategy="fastest")

@@ -25,7 +25,8 @@ ALICE = {"user_id": "alice"}
 async def _append(store: PostgresStore[Any], thread_id: str, ids: list[str]) -> None:
     for item_id in ids:
         second = int(item_id.rsplit("_", 1)[1])
-        await store.add_thread_item(thread_id, user_message(item_id, thread_id, created_at=at(second)), ALICE)
+        item = user_message(item_id, thread_id, created_at=at(second))
+        await store.add_thread_item(thread_id, item, ALICE)
 
 
 async def _keys(dsn: str, thread_id: str) -> list[tuple[str, int]]:

@@ -7,21 +7,12 @@ from pathlib import Path
 
 from chatkit_pg.harness.provision import ProvisioningError
 from chatkit_pg.harness.results import RunFolder
+from chatkit_pg.harness.vocabulary import DSN_ENV
 
 from ._common import add_dsn_option
-from .serve import add_server_options
+from .serve import add_server_options, server_settings
 
 ORDER = 40
-
-SERVER_OPTIONS = (
-    "pool_size",
-    "max_overflow",
-    "deltas",
-    "delta_delay_ms",
-    "widget_ratio",
-    "workflow_ratio",
-    "max_body_bytes",
-)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -94,17 +85,16 @@ def run(args: argparse.Namespace) -> int:
     if chaos_at is not None and args.dsn:
         raise SystemExit(
             "chatkit-pg loadtest: --chaos-restart-at restarts the database, which only works on "
-            "the embedded PostgreSQL; drop --dsn (and unset CHATKIT_PG_DSN)"
+            f"the embedded PostgreSQL; drop --dsn (and unset {DSN_ENV})"
         )
     config = LoadTestConfig(
+        server=server_settings(args),  # its database is made by the run
         users=args.users,
         spawn_rate=args.spawn_rate,
         run_time=args.run_time,
         dsn=args.dsn,
         workers=args.workers,
         locust_workers=args.locust_workers,
-        strategy=args.strategy,
-        server_options={name: getattr(args, name) for name in SERVER_OPTIONS},
         seed_threads=args.seed_threads,
         seed_thread_length=args.seed_thread_length,
         hot_threads=args.hot_threads,
@@ -116,6 +106,6 @@ def run(args: argparse.Namespace) -> int:
         chaos_grace_s=chaos_grace,
     )
     try:
-        return run_loadtest(config, RunFolder.at(args.results).path)
+        return run_loadtest(config, RunFolder.at(args.results))
     except ProvisioningError as exc:
         raise SystemExit(f"chatkit-pg loadtest: {exc}") from None

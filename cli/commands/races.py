@@ -1,32 +1,34 @@
 """``chatkit-pg races``: the race matrix (strategy x scenario x concurrency) on real PostgreSQL.
 
-The matrix is the volume races of ``tests/concurrency`` (each cell is checked, not only
-timed), so this command runs them with pytest in a child process and then prints the table
-from ``<results>/races/race_matrix.json``. ``--all`` runs every race test, not only the
-matrix.
+Runs the volume-race producer (:mod:`chatkit_pg.harness.races`) directly: every cell races
+N writers on a fresh database and is judged against its strategy's own promises, not only
+timed. Writes ``conditions.json`` (its ``races`` section), ``strategies.json`` and
+``races/race_matrix.json`` into the run folder, prints the table, and exits 1 when any cell
+broke its strategy's promises. Needs no source checkout: the other race tests are pytest's
+(``pytest tests/concurrency -m race`` from a checkout).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import asyncio
 import os
-import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatkit_pg.dsn import mask_dsn
 from chatkit_pg.harness.results import RunFolder
-from chatkit_pg.harness.vocabulary import DSN_ENV
-from chatkit_pg.harness.vocabulary import RACE_FULL_ENV as FULL_ENV
+from chatkit_pg.harness.vocabulary import RACE_FULL_ENV, SCENARIOS
 
 from ._common import add_dsn_option
 
+if TYPE_CHECKING:
+    from chatkit_pg.harness.provision import PostgresServer
+    from chatkit_pg.harness.races import CellResult, Profile
+
 ORDER = 20
-SOURCE_ROOT = Path(__file__).resolve().parents[2]
-RACE_TESTS = SOURCE_ROOT / "tests" / "concurrency"
-MATRIX_TESTS = RACE_TESTS / "test_volume.py"
 COLUMNS = (
     "strategy",
     "scenario",
@@ -49,8 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--full",
         action="store_true",
-        default=os.environ.get(FULL_ENV, "0") not in ("", "0"),
-        help=f"more writers and rounds (N up to 80; a few minutes); also ${FULL_ENV}=1",
+        default=os.environ.get(RACE_FULL_ENV, "0") not in ("", "0"),
+        help=f"more writers and rounds (N up to 80; a few minutes); also ${RACE_FULL_ENV}=1",
     )
     parser.add_argument(
         "--results",
@@ -58,48 +60,134 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="results folder of this run (default: a new results/<timestamp>/)",
     )
     parser.add_argument(
-        "--all", action="store_true", help="run every race test, not only the matrix"
+        "--strategies",
+        type=_names,
+        metavar="NAME,...",
+        help="comma-separated sort-key strategies to race (default: every strategy)",
+    )
+    parser.add_argument(
+        "--scenarios",
+        type=_names,
+        metavar="NAME,...",
+        help=f"comma-separated scenarios: {', '.join(SCENARIOS)} (default: both)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_counts,
+        metavar="N,...",
+        help="comma-separated writer counts per round, e.g. 2,16 (default: the profile's)",
     )
     parser.set_defaults(func=run)
 
 
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of names")
+    return names
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(n) for n in _names(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    return counts
+
+
 def run(args: argparse.Namespace) -> int:
-    if not MATRIX_TESTS.is_file():
+    # Imported here: the producer brings chatkit and SQLAlchemy, which `--help` never needs.
+    from chatkit_pg.harness.provision import ProvisioningError, start_server
+    from chatkit_pg.harness.races import CONNECTION_BUDGET, FULL, QUICK
+    from chatkit_pg.strategies import STRATEGIES
+
+    profile = FULL if args.full else QUICK
+    if args.concurrency:
+        bad = [n for n in args.concurrency if not 1 <= n <= CONNECTION_BUDGET]
+        if bad:
+            raise SystemExit(f"chatkit-pg races: --concurrency must be 1..{CONNECTION_BUDGET}")
+        profile = replace(profile, concurrency=args.concurrency)
+    strategies = args.strategies or list(STRATEGIES)
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown:
         raise SystemExit(
-            f"chatkit-pg races: {MATRIX_TESTS} not found; the race matrix runs the race tests, "
-            "so run it from a source checkout of chatkit-pg"
+            f"chatkit-pg races: unknown strategies {', '.join(unknown)}; "
+            f"choose from {', '.join(STRATEGIES)}"
         )
-    folder = RunFolder.at(args.results).path
-    env = {**os.environ, "CHATKIT_PG_RESULTS_DIR": str(folder), FULL_ENV: "1" if args.full else "0"}
-    if args.dsn:
-        env[DSN_ENV] = args.dsn
-    target = RACE_TESTS if args.all else MATRIX_TESTS
-    print(
-        f"races: {'full' if args.full else 'quick'} profile on "
-        f"{mask_dsn(args.dsn) if args.dsn else 'an embedded PostgreSQL'}; results in {folder}",
-        flush=True,
+    scenarios = args.scenarios or list(SCENARIOS)
+    unknown = [s for s in scenarios if s not in SCENARIOS]
+    if unknown:
+        raise SystemExit(
+            f"chatkit-pg races: unknown scenarios {', '.join(unknown)}; "
+            f"choose from {', '.join(SCENARIOS)}"
+        )
+
+    folder = RunFolder.at(args.results)
+    matrix = folder.path / RunFolder.RACE_MATRIX_FILE
+    matrix.unlink(missing_ok=True)  # never leave a matrix this run did not write
+    try:
+        server = start_server(dsn=args.dsn)
+    except (ProvisioningError, ValueError) as exc:
+        raise SystemExit(f"chatkit-pg races: {exc}") from None
+    with server:
+        print(
+            f"races: {profile.name} profile (N = {', '.join(map(str, profile.concurrency))}; "
+            f"{profile.rounds} rounds) on {server.provider} PostgreSQL at "
+            f"{mask_dsn(server.dsn)}; results in {folder.path}",
+            flush=True,
+        )
+        facts = {
+            "profile": profile.name,
+            "concurrency": list(profile.concurrency),
+            "rounds": profile.rounds,
+            "adds_per_writer": profile.adds_per_writer,
+            "strategies": strategies,
+            "scenarios": scenarios,
+            "database": mask_dsn(server.dsn),
+        }
+        cells = asyncio.run(_race(server, folder, facts, profile, strategies, scenarios))
+
+    rows = [cell.row for cell in cells]
+    print(format_table(rows))
+    print(f"race matrix: {matrix}")
+    broken = [f"{cell.label}: {problem}" for cell in cells for problem in cell.problems]
+    if broken:
+        print(f"races: {len(broken)} broken promise(s):", file=sys.stderr)
+        for line in broken:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _race(
+    server: PostgresServer,
+    folder: RunFolder,
+    facts: dict[str, Any],
+    profile: Profile,
+    strategies: list[str],
+    scenarios: list[str],
+) -> list[CellResult]:
+    from chatkit_pg.harness.catalog import write_strategy_catalog
+    from chatkit_pg.harness.races import race_matrix
+
+    conditions = folder.record_conditions("races", facts, postgres=await server.server_info())
+    write_strategy_catalog(folder, conditions)
+    cells = await race_matrix(
+        server,
+        profile,
+        strategies=strategies,
+        scenarios=scenarios,
+        progress=lambda line: print(line, flush=True),
     )
-    matrix = folder / RunFolder.RACE_MATRIX_FILE
-    matrix.unlink(missing_ok=True)  # never show a matrix this run did not write
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        str(target),
-        "-m",
-        "race",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-    ]
-    code = subprocess.run(command, cwd=SOURCE_ROOT, env=env, check=False).returncode
-    if matrix.is_file():
-        print(format_table(json.loads(matrix.read_text())["rows"]))
-        print(f"race matrix: {matrix}")
-    else:
-        print(f"races: no race matrix was written ({matrix})", file=sys.stderr)
-        code = code or 1
-    return code
+    problems = {cell.label: cell.problems for cell in cells if cell.problems}
+    folder.write_json(
+        RunFolder.RACE_MATRIX_FILE,
+        {"rows": [cell.row for cell in cells], "problems": problems},
+        conditions,
+    )
+    return cells
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:

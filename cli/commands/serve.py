@@ -5,16 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-from typing import TYPE_CHECKING
 
-from chatkit_pg import DEFAULT_STRATEGY, STRATEGIES
 from chatkit_pg.dsn import mask_dsn
 from chatkit_pg.harness.provision import start_server
+from chatkit_pg.loadtest.server.settings import ServerSettings, env_name, option_name
 
 from ._common import add_dsn_option
-
-if TYPE_CHECKING:
-    from chatkit_pg.loadtest.server.settings import ServerSettings
 
 ORDER = 50
 
@@ -34,41 +30,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def add_server_options(parser: argparse.ArgumentParser) -> None:
-    """Options of :class:`loadtest.server.ServerSettings` (shared with ``loadtest``)."""
+    """One option per :class:`ServerSettings` field (shared with ``loadtest``).
+
+    An option not given takes its ``CHATKIT_SERVER_<FIELD>`` variable when set (containers
+    configure the server that way), else the field's default. Only parsing happens here;
+    the values are checked once, by :class:`ServerSettings`.
+    """
     group = parser.add_argument_group("server under test")
-    group.add_argument("--strategy", default=DEFAULT_STRATEGY, choices=list(STRATEGIES))
-    group.add_argument("--pool-size", type=int, default=10, help="store pool size per worker")
-    group.add_argument("--max-overflow", type=int, default=5, help="pool overflow per worker")
-    group.add_argument("--deltas", type=int, default=8, help="text deltas per assistant reply")
-    group.add_argument(
-        "--delta-delay-ms", type=float, default=5.0, help="pause before each delta (ms)"
-    )
-    group.add_argument(
-        "--widget-ratio", type=float, default=0.1, help="share of replies with a widget"
-    )
-    group.add_argument(
-        "--workflow-ratio", type=float, default=0.1, help="share of replies with a workflow"
-    )
-    group.add_argument(
-        "--max-body-bytes", type=int, default=1024 * 1024, help="larger bodies get 413"
-    )
+    for f in ServerSettings.option_fields():
+        group.add_argument(
+            option_name(f.name),
+            type=type(f.default),
+            default=os.environ.get(env_name(f.name)) or f.default,
+            help=f"{f.metadata['help']} (default ${env_name(f.name)}, else {f.default})",
+        )
 
 
-def server_settings(args: argparse.Namespace, dsn: str) -> ServerSettings:
-    """Build :class:`loadtest.server.ServerSettings` from parsed options."""
-    from chatkit_pg.loadtest.server.settings import ServerSettings
+def server_settings(args: argparse.Namespace, dsn: str = "") -> ServerSettings:
+    """:class:`ServerSettings` from parsed options, on database ``dsn`` (empty: chosen later).
 
-    return ServerSettings(
-        dsn=dsn,
-        strategy=args.strategy,
-        pool_size=args.pool_size,
-        max_overflow=args.max_overflow,
-        deltas=args.deltas,
-        delta_delay_ms=args.delta_delay_ms,
-        widget_ratio=args.widget_ratio,
-        workflow_ratio=args.workflow_ratio,
-        max_body_bytes=args.max_body_bytes,
-    )
+    Raises:
+        SystemExit: an option is out of range; the message names it.
+    """
+    try:
+        return ServerSettings.from_options(args, dsn)
+    except ValueError as exc:
+        raise SystemExit(f"chatkit-pg {args.command}: {exc}") from None
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -87,19 +74,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise SystemExit("chatkit-pg serve: --workers must be at least 1")
+    settings = server_settings(args)  # checked before a database is made for it
     with start_server(dsn=args.dsn) as server:
         dsn = args.dsn
         if server.provider == "embedded":
             dsn = asyncio.run(server.create_database(prefix="chatkit_serve"))
-        try:
-            settings = server_settings(args, dsn)
-        except ValueError as exc:
-            raise SystemExit(f"chatkit-pg serve: {exc}") from None
+        settings = settings.with_database(dsn)
         # Workers are fresh processes: they read the settings from the environment.
         os.environ.update(settings.to_env())
         print(
             f"serving ChatKit on http://{args.host}:{args.port}/chatkit "
-            f"({args.workers} worker(s), strategy {args.strategy}, db {mask_dsn(dsn)})",
+            f"({args.workers} worker(s), strategy {settings.strategy}, db {mask_dsn(dsn)})",
             flush=True,
         )
         # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into an exception

@@ -1,11 +1,12 @@
 """Chaos during a load test: restart the database mid-run, then judge when requests failed.
 
 ``chatkit-pg loadtest --chaos-restart-at 20s`` restarts the embedded PostgreSQL that many
-seconds after Locust starts. Afterwards :func:`judge` reads Locust's stats history (one
-cumulative row per second) and splits the failures into those inside the restart window
-(``restart start - 1 s`` to ``restart end + grace``) and those outside it, counts the
-requests that completed after the window (the server kept serving), and counts HTTP 500s
-(a database that is down is a 503, never a 500).
+seconds after Locust starts; :class:`RestartTimer` records when the restart began and ended.
+Afterwards :func:`judge` reads Locust's stats history (one cumulative row per second) and
+splits the failures into those inside the restart window -- :func:`restart_window`, from the
+recorded times: ``restart start - 1 s`` to ``restart end + grace`` -- and those outside it,
+counts the requests that completed after the window (the server kept serving), and counts
+HTTP 500s (a database that is down is a 503, never a 500).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from chatkit_pg.harness.provision import PostgresServer, ProvisioningError
+from chatkit_pg.harness.vocabulary import DSN_ENV, HTTP_5XX, LOCUST_TOTAL_NAME, PROVIDER_ENV
 
-HISTORY_ROW: Final = "Aggregated"
 # Locust writes the history once per second: a failure is known to the second only.
 RESOLUTION_S: Final = 1.0
 _SPAN = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
@@ -45,7 +46,7 @@ def require_restartable(server: PostgresServer) -> None:
         raise ProvisioningError(
             f"--chaos-restart-at restarts the database, which only works on the embedded "
             f"PostgreSQL; this run uses provider {server.provider!r}. Drop --dsn (and "
-            f"CHATKIT_PG_DSN / CHATKIT_PG_PROVIDER) to use the embedded one."
+            f"{DSN_ENV} / {PROVIDER_ENV}) to use the embedded one."
         )
 
 
@@ -101,7 +102,7 @@ def _history(path: Path) -> list[tuple[float, int, int]]:
     rows = []
     with path.open(newline="") as handle:
         for row in csv.DictReader(handle):
-            if row.get("Name") == HISTORY_ROW:
+            if row.get("Name") == LOCUST_TOTAL_NAME:
                 rows.append(
                     (
                         float(row["Timestamp"]),
@@ -120,8 +121,20 @@ def internal_errors(failures_csv: Path) -> int:
         return sum(
             int(row["Occurrences"])
             for row in csv.DictReader(handle)
-            if "http_5xx: 500" in row["Error"]
+            if f"{HTTP_5XX}: 500" in row["Error"]
         )
+
+
+def restart_window(restart: Restart, grace_s: float) -> tuple[float, float]:
+    """When failures are expected (epoch s): from one history row before the recorded start
+    of the restart to ``grace_s`` after its recorded end.
+
+    Raises:
+        ValueError: the restart never started or never finished.
+    """
+    if restart.started_at is None or restart.finished_at is None:
+        raise ValueError("the restart never ran")
+    return restart.started_at - RESOLUTION_S, restart.finished_at + grace_s
 
 
 def judge(
@@ -152,8 +165,7 @@ def judge(
     result: dict[str, Any] = {**asdict(restart), "restart_duration_s": restart.duration_s}
     if restart.started_at is None or restart.finished_at is None or restart.error:
         return {**result, "passed": False, "detail": restart.error or "the restart never ran"}
-    low = restart.started_at - RESOLUTION_S
-    high = restart.finished_at + grace_s
+    low, high = restart_window(restart, grace_s)
     intervals: list[tuple[float, float, int, int]] = []  # (from, to, requests, failures)
     previous = (0.0, 0, 0)
     for ts, requests, failures in _history(history_csv):

@@ -1,6 +1,8 @@
 """The integrity check after a load test: what clients were told against what is stored.
 
-Inputs are the ack log (:mod:`loadtest.acks`) and the database. Checks:
+Inputs are the ack log (:mod:`chatkit_pg.loadtest.scenarios.acks`) and the database.
+:func:`check_integrity` folds the log into one outcome per request (:func:`fold`), reads the
+stored state in one go (:func:`fetch_state`), then runs one small function per check:
 
 * ``acknowledged_items_stored``: every acknowledged ``threads.create`` /
   ``threads.add_user_message`` left its user message and assistant message (and every
@@ -13,7 +15,7 @@ Inputs are the ack log (:mod:`loadtest.acks`) and the database. Checks:
 * ``deleted_threads_gone``: threads whose ``threads.delete`` succeeded left no rows.
 * ``sort_keys_unique``: no thread has two items with one ``sort_key``.
 * ``sort_keys_gapless``: keys are 1..n in every thread, checked when the strategy's
-  :class:`store.strategies.Guarantees` promise it.
+  :class:`chatkit_pg.strategies.Guarantees` promise it.
 * ``no_orphans``: no item or attachment without its thread; no item whose document names
   another thread; no item id in two threads.
 """
@@ -30,11 +32,12 @@ from typing import Any, Final
 import asyncpg
 
 from chatkit_pg.harness.provision import to_libpq_url
+from chatkit_pg.harness.vocabulary import THREADS_ADD_USER_MESSAGE, THREADS_CREATE, THREADS_DELETE
 from chatkit_pg.loadtest.scenarios.acks import read_acks
-from chatkit_pg.strategies import strategy_class
+from chatkit_pg.strategies import Guarantees, strategy_class
 
-WRITE_TYPES: Final = ("threads.create", "threads.add_user_message")
 MAX_EXAMPLES: Final = 5
+MESSAGE_KINDS: Final = ("user_message", "assistant_message")
 
 SELECT_ITEMS_OF_THREADS_SQL: Final = """
 SELECT thread_id, id, type, data::text AS data
@@ -96,6 +99,16 @@ class Requests:
     deleted: dict[str, str] = field(default_factory=dict)  # thread -> user
     counts: Counter[str] = field(default_factory=Counter)
 
+    @property
+    def live(self) -> list[dict[str, Any]]:
+        """Acknowledged writes to threads that were not deleted afterwards."""
+        return [a for a in self.acked if a.get("thread_id") not in self.deleted]
+
+    @property
+    def threads(self) -> list[str]:
+        """The threads those writes went to, sorted."""
+        return sorted({a["thread_id"] for a in self.live if a.get("thread_id")})
+
 
 def fold(records: list[dict[str, Any]]) -> Requests:
     """One outcome per request id: acknowledged, failed, or never finished."""
@@ -110,7 +123,7 @@ def fold(records: list[dict[str, Any]]) -> Requests:
             outcomes[record["req"]] = record
         elif op == "delete":
             result.deleted[record["thread_id"]] = record["user"]
-            result.counts["threads.delete"] += 1
+            result.counts[THREADS_DELETE] += 1
     for request_id, attempt in attempts.items():
         outcome = outcomes.get(request_id)
         if outcome is not None and outcome["op"] == "ack":
@@ -123,6 +136,69 @@ def fold(records: list[dict[str, Any]]) -> Requests:
         if thread_id:
             result.unconfirmed[thread_id] += 1
     return result
+
+
+@dataclass
+class StoredState:
+    """What the database holds, read once after the run (the server stopped).
+
+    Attributes:
+        items: ``(thread_id, id) -> (type, document)`` of every item of the checked threads;
+            ``stored`` counts each pair (more than 1 is a doubled item), ``per_thread`` the
+            items of each type in each thread.
+        owners: thread id -> owning user, for the checked threads.
+        deleted_leftovers: rows left behind by threads whose delete was acknowledged.
+        duplicate_sort_keys: ``(thread_id, sort_key, n)`` with n > 1 (first 20).
+        gapped_threads: ``(thread_id, low, high, n)`` whose keys are not 1..n (first 20;
+            read only when the strategy promises gapless keys).
+        orphans: counts of orphan, misfiled and shared items and attachments.
+        found: totals of threads, items, attachments and items by type.
+    """
+
+    items: dict[tuple[str, str], tuple[str, str]]
+    stored: Counter[tuple[str, str]]
+    owners: dict[str, str]
+    deleted_leftovers: int
+    duplicate_sort_keys: list[tuple[str, int, int]]
+    gapped_threads: list[tuple[str, int, int, int]]
+    orphans: dict[str, int]
+    found: dict[str, Any]
+    per_thread: dict[str, Counter[str]] = field(default_factory=dict)  # thread -> type -> n
+
+    def count(self, thread_id: str, kind: str) -> int:
+        """Stored items of type ``kind`` in ``thread_id``."""
+        return self.per_thread.get(thread_id, Counter())[kind]
+
+
+async def fetch_state(dsn: str, requests: Requests, gapless: bool) -> StoredState:
+    """Read everything the checks compare against, in one connection."""
+    threads = requests.threads
+    conn = await asyncpg.connect(to_libpq_url(dsn))
+    try:
+        rows = await conn.fetch(SELECT_ITEMS_OF_THREADS_SQL, threads)
+        owners = await conn.fetch(SELECT_THREAD_OWNERS_SQL, threads)
+        leftovers = await conn.fetchval(COUNT_DELETED_LEFTOVERS_SQL, list(requests.deleted))
+        duplicates = await conn.fetch(DUPLICATE_SORT_KEYS_SQL)
+        gapped = await conn.fetch(GAPPED_THREADS_SQL) if gapless else []
+        orphans = dict(await conn.fetchrow(ORPHANS_SQL))
+        found = dict(await conn.fetchrow(FOUND_SQL))
+        found["items_by_type"] = {r["type"]: r["n"] for r in await conn.fetch(ITEM_TYPES_SQL)}
+    finally:
+        await conn.close()
+    per_thread: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in rows:
+        per_thread[r["thread_id"]][r["type"]] += 1
+    return StoredState(
+        items={(r["thread_id"], r["id"]): (r["type"], r["data"]) for r in rows},
+        stored=Counter((r["thread_id"], r["id"]) for r in rows),
+        owners={r["id"]: r["user_id"] for r in owners},
+        deleted_leftovers=leftovers,
+        duplicate_sort_keys=[(r["thread_id"], r["sort_key"], r["n"]) for r in duplicates],
+        gapped_threads=[(r["thread_id"], r["low"], r["high"], r["n"]) for r in gapped],
+        orphans=orphans,
+        found=found,
+        per_thread=dict(per_thread),
+    )
 
 
 def _check(name: str, problems: list[str], ok_detail: str) -> dict[str, Any]:
@@ -142,6 +218,126 @@ def _assistant_sha1(document: str) -> str:
     return hashlib.sha1("".join(p.get("text", "") for p in content).encode()).hexdigest()
 
 
+def _missing_items(ack: dict[str, Any], state: StoredState) -> list[str]:
+    """Items the write's stream reported done that are not stored exactly once."""
+    thread_id = ack["thread_id"]
+    return [i for i, _kind in ack.get("items", []) if state.stored[(thread_id, i)] != 1]
+
+
+def writes_found_intact(requests: Requests, state: StoredState) -> int:
+    """Acknowledged writes whose every reported item is stored exactly once."""
+    return sum(not _missing_items(ack, state) for ack in requests.live)
+
+
+# -- the checks: one function each, (requests, state) -> {"name", "passed", "detail"} --------
+
+
+def check_items_stored(requests: Requests, state: StoredState) -> dict[str, Any]:
+    lost = [
+        f"{ack['type']} {item_id} in {ack['thread_id']} stored "
+        f"{state.stored[(ack['thread_id'], item_id)]}x"
+        for ack in requests.live
+        for item_id in _missing_items(ack, state)
+    ]
+    return _check(
+        "acknowledged_items_stored",
+        lost,
+        f"{len(requests.live)} acknowledged writes, every reported item stored exactly once",
+    )
+
+
+def check_no_extra_messages(requests: Requests, state: StoredState) -> dict[str, Any]:
+    # Every acknowledged write stored one user and one assistant message.
+    expected = Counter(ack["thread_id"] for ack in requests.live)
+    extra = []
+    for thread_id in requests.threads:
+        allowed = requests.unconfirmed[thread_id]
+        for kind in MESSAGE_KINDS:
+            stored = state.count(thread_id, kind)
+            surplus = stored - expected[thread_id]
+            if surplus < 0 or surplus > allowed:
+                extra.append(
+                    f"{thread_id}: {stored} {kind}s, "
+                    f"{expected[thread_id]} acknowledged, {allowed} unconfirmed"
+                )
+    return _check(
+        "no_extra_messages",
+        extra,
+        f"{len(requests.threads)} threads hold exactly the acknowledged messages "
+        f"(+ at most {requests.unconfirmed_total} unconfirmed requests)",
+    )
+
+
+def check_assistant_text(requests: Requests, state: StoredState) -> dict[str, Any]:
+    texts = []
+    for ack in requests.live:
+        key = (ack["thread_id"], ack.get("assistant_message_id"))
+        if key in state.items and ack.get("assistant_sha1"):
+            if _assistant_sha1(state.items[key][1]) != ack["assistant_sha1"]:
+                texts.append(f"assistant {key[1]} in {key[0]}")
+    return _check("assistant_text_matches", texts, "stored assistant text equals streamed text")
+
+
+def check_threads_owned(requests: Requests, state: StoredState) -> dict[str, Any]:
+    creators = {a["thread_id"]: a["user"] for a in requests.live if a["type"] == THREADS_CREATE}
+    foreign = [
+        f"{t} owned by {state.owners.get(t)!r}, created by {u!r}"
+        for t, u in creators.items()
+        if state.owners.get(t) != u
+    ]
+    return _check("threads_owned", foreign, f"{len(creators)} created threads owned by creator")
+
+
+def check_deleted_threads_gone(requests: Requests, state: StoredState) -> dict[str, Any]:
+    leftovers = state.deleted_leftovers
+    return _check(
+        "deleted_threads_gone",
+        [f"{leftovers} rows left"] if leftovers else [],
+        f"{len(requests.deleted)} deleted threads left no rows",
+    )
+
+
+def check_sort_keys_unique(requests: Requests, state: StoredState) -> dict[str, Any]:
+    return _check(
+        "sort_keys_unique",
+        [f"{thread} sort_key {key} x{n}" for thread, key, n in state.duplicate_sort_keys],
+        "no duplicate (thread_id, sort_key)",
+    )
+
+
+def check_sort_keys_gapless(state: StoredState, strategy: str, gapless: bool) -> dict[str, Any]:
+    return _check(
+        "sort_keys_gapless",
+        [f"{t} keys {low}..{high} for {n} items" for t, low, high, n in state.gapped_threads],
+        f"every thread's keys are 1..n (strategy {strategy} promises it)"
+        if gapless
+        else f"not checked: strategy {strategy} does not promise gapless keys",
+    )
+
+
+def check_no_orphans(requests: Requests, state: StoredState) -> dict[str, Any]:
+    problems = [f"{k}={v}" for k, v in state.orphans.items() if v]
+    return _check("no_orphans", problems, "no orphan or misfiled items or attachments")
+
+
+def acknowledged(requests: Requests, state: StoredState, guarantees: Guarantees) -> dict[str, Any]:
+    """The ``acknowledged`` section of ``integrity.json``."""
+    return {
+        THREADS_CREATE: requests.counts[THREADS_CREATE],
+        THREADS_ADD_USER_MESSAGE: requests.counts[THREADS_ADD_USER_MESSAGE],
+        THREADS_DELETE: requests.counts[THREADS_DELETE],
+        "unconfirmed": requests.unconfirmed_total,
+        "writes": len(requests.live),
+        "writes_found_intact": writes_found_intact(requests, state),
+        "threads_checked": len(requests.threads),
+        "strategy_guarantees": {
+            "race_free": guarantees.race_free,
+            "gapless": guarantees.gapless,
+            "commit_order": guarantees.commit_order,
+        },
+    }
+
+
 async def check_integrity(dsn: str, ack_dir: Path, strategy: str) -> dict[str, Any]:
     """Compare the ack log in ``ack_dir`` with the database at ``dsn``.
 
@@ -154,116 +350,21 @@ async def check_integrity(dsn: str, ack_dir: Path, strategy: str) -> dict[str, A
         ``{"passed", "checks": [{"name", "passed", "detail"}], "acknowledged", "found"}``.
     """
     requests = fold(list(read_acks(ack_dir)))
-    live = [a for a in requests.acked if a.get("thread_id") not in requests.deleted]
-    threads = sorted({a["thread_id"] for a in live if a.get("thread_id")})
     guarantees = strategy_class(strategy).guarantees
-    conn = await asyncpg.connect(to_libpq_url(dsn))
-    try:
-        rows = await conn.fetch(SELECT_ITEMS_OF_THREADS_SQL, threads)
-        owners = {
-            r["id"]: r["user_id"] for r in await conn.fetch(SELECT_THREAD_OWNERS_SQL, threads)
-        }
-        leftovers = await conn.fetchval(COUNT_DELETED_LEFTOVERS_SQL, list(requests.deleted))
-        duplicates = await conn.fetch(DUPLICATE_SORT_KEYS_SQL)
-        gapped = await conn.fetch(GAPPED_THREADS_SQL) if guarantees.gapless else []
-        orphans = dict(await conn.fetchrow(ORPHANS_SQL))
-        found = dict(await conn.fetchrow(FOUND_SQL))
-        found["items_by_type"] = {r["type"]: r["n"] for r in await conn.fetch(ITEM_TYPES_SQL)}
-    finally:
-        await conn.close()
-
-    stored: Counter[tuple[str, str]] = Counter((r["thread_id"], r["id"]) for r in rows)
-    documents = {(r["thread_id"], r["id"]): r["data"] for r in rows}
-    per_thread: dict[str, Counter[str]] = defaultdict(Counter)
-    for r in rows:
-        per_thread[r["thread_id"]][r["type"]] += 1
-
-    lost: list[str] = []
-    texts: list[str] = []
-    writes_found = 0
-    expected: dict[str, Counter[str]] = defaultdict(Counter)
-    for ack in live:
-        thread_id = ack["thread_id"]
-        expected[thread_id]["user_message"] += 1
-        expected[thread_id]["assistant_message"] += 1
-        missing = [i for i, _kind in ack.get("items", []) if stored[(thread_id, i)] != 1]
-        writes_found += not missing
-        for item_id in missing:
-            lost.append(
-                f"{ack['type']} {item_id} in {thread_id} stored {stored[(thread_id, item_id)]}x"
-            )
-        key = (thread_id, ack.get("assistant_message_id"))
-        if key in documents and ack.get("assistant_sha1"):
-            if _assistant_sha1(documents[key]) != ack["assistant_sha1"]:
-                texts.append(f"assistant {key[1]} in {thread_id}")
-
-    extra = []
-    for thread_id in threads:
-        allowed = requests.unconfirmed[thread_id]
-        for kind in ("user_message", "assistant_message"):
-            surplus = per_thread[thread_id][kind] - expected[thread_id][kind]
-            if surplus < 0 or surplus > allowed:
-                extra.append(
-                    f"{thread_id}: {per_thread[thread_id][kind]} {kind}s, "
-                    f"{expected[thread_id][kind]} acknowledged, {allowed} unconfirmed"
-                )
-    creators = {a["thread_id"]: a["user"] for a in live if a["type"] == "threads.create"}
-    foreign = [
-        f"{t} owned by {owners.get(t)!r}, created by {u!r}"
-        for t, u in creators.items()
-        if owners.get(t) != u
-    ]
-    orphan_problems = [f"{k}={v}" for k, v in orphans.items() if v]
-
+    state = await fetch_state(dsn, requests, guarantees.gapless)
     checks = [
-        _check(
-            "acknowledged_items_stored",
-            lost,
-            f"{len(live)} acknowledged writes, every reported item stored exactly once",
-        ),
-        _check(
-            "no_extra_messages",
-            extra,
-            f"{len(threads)} threads hold exactly the acknowledged messages "
-            f"(+ at most {requests.unconfirmed_total} unconfirmed requests)",
-        ),
-        _check("assistant_text_matches", texts, "stored assistant text equals streamed text"),
-        _check("threads_owned", foreign, f"{len(creators)} created threads owned by creator"),
-        _check(
-            "deleted_threads_gone",
-            [f"{leftovers} rows left"] if leftovers else [],
-            f"{len(requests.deleted)} deleted threads left no rows",
-        ),
-        _check(
-            "sort_keys_unique",
-            [f"{r['thread_id']} sort_key {r['sort_key']} x{r['n']}" for r in duplicates],
-            "no duplicate (thread_id, sort_key)",
-        ),
-        _check(
-            "sort_keys_gapless",
-            [f"{r['thread_id']} keys {r['low']}..{r['high']} for {r['n']} items" for r in gapped],
-            f"every thread's keys are 1..n (strategy {strategy} promises it)"
-            if guarantees.gapless
-            else f"not checked: strategy {strategy} does not promise gapless keys",
-        ),
-        _check("no_orphans", orphan_problems, "no orphan or misfiled items or attachments"),
+        check_items_stored(requests, state),
+        check_no_extra_messages(requests, state),
+        check_assistant_text(requests, state),
+        check_threads_owned(requests, state),
+        check_deleted_threads_gone(requests, state),
+        check_sort_keys_unique(requests, state),
+        check_sort_keys_gapless(state, strategy, guarantees.gapless),
+        check_no_orphans(requests, state),
     ]
     return {
         "passed": all(c["passed"] for c in checks),
         "checks": checks,
-        "acknowledged": {
-            "threads.create": requests.counts["threads.create"],
-            "threads.add_user_message": requests.counts["threads.add_user_message"],
-            "threads.delete": requests.counts["threads.delete"],
-            "unconfirmed": requests.unconfirmed_total,
-            "writes": len(live),
-            "writes_found_intact": writes_found,
-            "threads_checked": len(threads),
-            "strategy_guarantees": {
-                "race_free": guarantees.race_free,
-                "gapless": guarantees.gapless,
-                "commit_order": guarantees.commit_order,
-            },
-        },
-        "found": found,
+        "acknowledged": acknowledged(requests, state, guarantees),
+        "found": state.found,
     }

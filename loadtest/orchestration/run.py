@@ -1,29 +1,34 @@
 """``chatkit-pg loadtest``: database, server, Locust, integrity check -- one command.
 
-Steps (each a small function below):
+:func:`run_loadtest` makes a fresh database (on the embedded PostgreSQL, or on ``--dsn``)
+and hands it to :func:`run_steps`, one function per step:
 
-1. a fresh database on the embedded PostgreSQL (or on ``--dsn``), migrated and seeded with
-   the long threads and hot threads straight through the store;
-2. the server (``chatkit-pg serve``) on 127.0.0.1 and a free port, waited for on /healthz;
-3. Locust headless against it (one process, or a master and ``--locust-workers`` workers),
-   writing ``locust_*.csv`` and ``locust_report.html``, every process logging its
-   acknowledged writes;
-4. the server stopped, the integrity check run against the database;
-5. ``integrity.json`` and ``run.json`` written beside Locust's files in
-   ``<run_dir>/loadtest/``.
+1. :func:`record_conditions`: the run's ``conditions.json`` gets its ``loadtest`` section;
+2. :func:`seed`: the database migrated and seeded with the long and hot threads, straight
+   through the store;
+3. :func:`serve_and_load`: the server (``chatkit-pg serve``, the DSN in its environment) on
+   127.0.0.1 and a free port, Locust headless against it (one process, or a master and
+   ``--locust-workers`` workers) writing its CSVs and HTML report while every process logs
+   its acknowledged writes; with ``chaos_restart_at`` the embedded database is restarted
+   meanwhile (:mod:`.chaos`). The server's ``/metrics`` are saved before it stops;
+4. :func:`check`: the integrity check against the database, the server stopped;
+5. :func:`write_results`: ``integrity.json`` and ``run.json``;
+6. :func:`verdict`: the exit status.
 
-With ``chaos_restart_at`` the embedded database is restarted that many seconds after Locust
-starts (:mod:`loadtest.chaos`); failures are then expected, but only inside the restart
-window, and ``run.json`` gets a ``chaos`` section with the times and the verdict.
+Every file name comes from :class:`~chatkit_pg.harness.results.RunFolder`. With chaos,
+failures are expected, but only inside the restart window, and ``run.json`` gets a ``chaos``
+section with the times and the verdict.
 
 Exit status 0 only when Locust recorded no failure (with chaos: none outside the restart
-window, and requests succeeded after it) and the integrity check passed.
+window, and requests succeeded after it) and the integrity check passed; 1 for Locust
+failures, 2 for a failed integrity check.
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import os
 import shutil
 import signal
@@ -41,42 +46,44 @@ from typing import Any, Final
 
 from chatkit_pg.dsn import mask_dsn
 from chatkit_pg.harness.provision import PostgresServer, database_name, start_server
-from chatkit_pg.harness.results import RunFolder, machine_conditions, write_json
-
-LOADTEST_DIR = RunFolder.LOADTEST_DIR
+from chatkit_pg.harness.results import RunFolder
+from chatkit_pg.harness.vocabulary import (
+    DSN_ENV,
+    LOCUST_TOTAL_NAME,
+    PERCENTILES,
+    bench_percentile_key,
+    locust_percentile_column,
+)
 from chatkit_pg.loadtest import scenarios
+from chatkit_pg.loadtest.server.settings import ServerSettings
 
-from .chaos import RestartTimer, judge, require_restartable
+from .chaos import Restart, RestartTimer, judge, require_restartable
 from .integrity import check_integrity
 from .seed import seed_database
 
 SCENARIOS_DIR: Final = Path(scenarios.__file__).resolve().parent
 LOCUSTFILE: Final = SCENARIOS_DIR / "locustfile.py"
 LOCUST_CONF: Final = SCENARIOS_DIR / "locust.conf"
-CSV_PREFIX: Final = "locust"
-STATS_CSV: Final = "locust_stats.csv"
-HISTORY_CSV: Final = "locust_stats_history.csv"
-FAILURES_CSV: Final = "locust_failures.csv"
-EXCEPTIONS_CSV: Final = "locust_exceptions.csv"
-REPORT_HTML: Final = "locust_report.html"
-INTEGRITY_FILE: Final = "integrity.json"
-RUN_FILE: Final = "run.json"
-ACK_DIR: Final = "acks"
+# Locust's own logs sit beside its CSVs (RunFolder names no log of Locust's).
 LOOPBACK: Final = "127.0.0.1"
+STAGE: Final = "loadtest"
 
 
 @dataclass
 class LoadTestConfig:
-    """What ``chatkit-pg loadtest`` runs (see its ``--help``)."""
+    """What ``chatkit-pg loadtest`` runs (see its ``--help``).
 
+    ``server`` is the whole server under test; its ``dsn`` stays empty here, because the
+    run makes a fresh database on ``dsn`` (the PostgreSQL server; None: the embedded one).
+    """
+
+    server: ServerSettings = field(default_factory=ServerSettings)
     users: int = 50
     spawn_rate: float = 10.0
     run_time: str = "60s"
     dsn: str | None = None
-    workers: int = 1
+    workers: int = 1  # server (uvicorn) processes
     locust_workers: int = 0
-    strategy: str = "counter"
-    server_options: dict[str, Any] = field(default_factory=dict)
     seed_threads: int = 2
     seed_thread_length: int = 2000
     hot_threads: int = 3
@@ -88,6 +95,26 @@ class LoadTestConfig:
     keep_database: bool = False
     chaos_restart_at: float | None = None  # seconds after Locust starts
     chaos_grace_s: float = 10.0  # failures expected until this long after the restart
+
+
+@dataclass
+class Seeded:
+    """What :func:`seed` put into the database, and how long it took."""
+
+    threads: dict[str, Any]
+    seconds: float
+
+
+@dataclass
+class LoadRun:
+    """What :func:`serve_and_load` saw: Locust's exit status, when it ended, the restart."""
+
+    locust_status: int
+    ended_at: float
+    restart: Restart | None = None
+
+
+# -- processes --------------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -128,32 +155,43 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 15.0) -> Non
     process.wait()
 
 
+def serve_command(settings: ServerSettings, port: int, workers: int) -> list[str]:
+    """``chatkit-pg serve`` on 127.0.0.1:``port`` with ``settings``, without the DSN.
+
+    The DSN goes in the child's environment (:data:`DSN_ENV`): a command line shows in
+    ``ps``, and a DSN can hold a password.
+    """
+    return [
+        sys.executable, "-m", "chatkit_pg.cli", "serve",
+        "--host", LOOPBACK,
+        "--port", str(port),
+        "--workers", str(workers),
+        *settings.to_options(),
+    ]  # fmt: skip
+
+
 @contextmanager
 def running_server(
-    dsn: str, config: LoadTestConfig, log_path: Path
+    settings: ServerSettings, log_path: Path, workers: int = 1
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``chatkit-pg serve`` on 127.0.0.1:<free port>; yields its base URL and process."""
+    """``chatkit-pg serve`` with ``settings`` on 127.0.0.1:<free port>.
+
+    Args:
+        settings: the server under test, its ``dsn`` the database to serve.
+        log_path: where the server's output goes.
+        workers: uvicorn worker processes.
+
+    Yields:
+        The server's base URL and its process; the server is stopped on the way out.
+    """
+    settings.require_database()
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "chatkit_pg.cli",
-        "serve",
-        "--dsn",
-        dsn,
-        "--host",
-        LOOPBACK,
-        "--port",
-        str(port),
-        "--workers",
-        str(config.workers),
-        "--strategy",
-        config.strategy,
-    ]
-    for option, value in config.server_options.items():
-        command += [f"--{option.replace('_', '-')}", str(value)]
+    env = {**os.environ, DSN_ENV: settings.dsn}
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            serve_command(settings, port, workers), stdout=log, stderr=subprocess.STDOUT, env=env
+        )
         try:
             base = f"http://{LOOPBACK}:{port}"
             wait_healthy(f"{base}/healthz", process)
@@ -162,53 +200,38 @@ def running_server(
             stop_process(process)
 
 
-def locust_command(host: str, out: Path, config: LoadTestConfig, role: list[str]) -> list[str]:
+def locust_command(
+    host: str, folder: RunFolder, config: LoadTestConfig, role: list[str]
+) -> list[str]:
     """The Locust command line for one process (``role``: [], master or worker options)."""
+    folder.directory(RunFolder.LOADTEST_DIR)
     command = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(LOCUSTFILE),
-        "--config",
-        str(LOCUST_CONF),
-        "--host",
-        host,
-        "--user-prefix",
-        config.user_prefix,
-        "--seed-threads",
-        str(config.seed_threads),
-        "--seed-thread-length",
-        str(config.seed_thread_length),
-        "--hot-threads",
-        str(config.hot_threads),
-        "--think-min",
-        str(config.think_min),
-        "--think-max",
-        str(config.think_max),
-        "--ack-dir",
-        str(out / ACK_DIR),
+        sys.executable, "-m", "locust",
+        "-f", str(LOCUSTFILE),
+        "--config", str(LOCUST_CONF),
+        "--host", host,
+        "--user-prefix", config.user_prefix,
+        "--seed-threads", str(config.seed_threads),
+        "--seed-thread-length", str(config.seed_thread_length),
+        "--hot-threads", str(config.hot_threads),
+        "--think-min", str(config.think_min),
+        "--think-max", str(config.think_max),
+        "--ack-dir", str(folder.directory(RunFolder.ACKS_DIR)),
         *role,
-    ]
+    ]  # fmt: skip
     if "--worker" in role:
         return command
     command += [
         "--headless",
-        "--users",
-        str(config.users),
-        "--spawn-rate",
-        str(config.spawn_rate),
-        "--run-time",
-        config.run_time,
-        "--stop-timeout",
-        str(config.stop_timeout),
-        "--csv",
-        str(out / CSV_PREFIX),
+        "--users", str(config.users),
+        "--spawn-rate", str(config.spawn_rate),
+        "--run-time", config.run_time,
+        "--stop-timeout", str(config.stop_timeout),
+        "--csv", str(folder.path / RunFolder.LOCUST_PREFIX),
         "--csv-full-history",
-        "--html",
-        str(out / REPORT_HTML),
+        "--html", str(folder.file(RunFolder.LOCUST_HTML_FILE)),
         "--only-summary",
-    ]
+    ]  # fmt: skip
     if config.tags:
         command += ["--tags", *config.tags]
     if config.chaos_restart_at is not None:
@@ -217,35 +240,32 @@ def locust_command(host: str, out: Path, config: LoadTestConfig, role: list[str]
     return command
 
 
-def run_locust(host: str, out: Path, config: LoadTestConfig) -> int:
+def run_locust(host: str, folder: RunFolder, config: LoadTestConfig) -> int:
     """Run Locust to completion (one process, or master + workers); its exit status."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if config.locust_workers <= 0:
-        with (out / "locust.log").open("wb") as log:
-            command = locust_command(host, out, config, [])
+        with folder.file(RunFolder.LOCUST_LOG_FILE).open("wb") as log:
+            command = locust_command(host, folder, config, [])
             return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
     port = free_port()
     master_role = [
         "--master",
-        "--master-bind-host",
-        LOOPBACK,
-        "--master-bind-port",
-        str(port),
-        "--expect-workers",
-        str(config.locust_workers),
-    ]
+        "--master-bind-host", LOOPBACK,
+        "--master-bind-port", str(port),
+        "--expect-workers", str(config.locust_workers),
+    ]  # fmt: skip
     worker_role = ["--worker", "--master-host", LOOPBACK, "--master-port", str(port)]
     workers: list[subprocess.Popen[bytes]] = []
-    with (out / "locust.log").open("wb") as log:
+    with folder.file(RunFolder.LOCUST_LOG_FILE).open("wb") as log:
         master = subprocess.Popen(
-            locust_command(host, out, config, master_role), stdout=log, stderr=log, env=env
+            locust_command(host, folder, config, master_role), stdout=log, stderr=log, env=env
         )
         try:
             for n in range(config.locust_workers):
-                worker_log = (out / f"locust_worker{n}.log").open("wb")
+                worker_log = folder.file(RunFolder.LOCUST_WORKER_LOG_PATTERN.format(n=n)).open("wb")
                 workers.append(
                     subprocess.Popen(
-                        locust_command(host, out, config, worker_role),
+                        locust_command(host, folder, config, worker_role),
                         stdout=worker_log,
                         stderr=worker_log,
                         env=env,
@@ -261,8 +281,20 @@ def run_locust(host: str, out: Path, config: LoadTestConfig) -> int:
                     stop_process(worker)
 
 
+def fetch_server_metrics(host: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The server's ``GET /metrics`` (one worker process's view), or the error."""
+    try:
+        with urllib.request.urlopen(f"{host}/metrics", timeout=timeout) as resp:
+            return {"metrics": json.load(resp), "error": None}
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return {"metrics": None, "error": f"{type(exc).__name__}: {exc}"}
+
+
+# -- reading Locust's files ---------------------------------------------------------------------
+
+
 def summarize_stats(stats_csv: Path) -> list[dict[str, Any]]:
-    """Per request type: count, failures, requests/s, p50/p95 (ms) from locust_stats.csv."""
+    """Per request type: count, failures, requests/s, p50/p95/p99 (ms) from the stats CSV."""
     if not stats_csv.exists():
         return []
     rows = []
@@ -275,12 +307,18 @@ def summarize_stats(stats_csv: Path) -> list[dict[str, Any]]:
                     "requests": int(row["Request Count"]),
                     "failures": int(row["Failure Count"]),
                     "rps": float(row["Requests/s"]),
-                    "p50_ms": float(row["50%"] or 0),
-                    "p95_ms": float(row["95%"] or 0),
-                    "p99_ms": float(row["99%"] or 0),
+                    **{
+                        bench_percentile_key(p): float(row[locust_percentile_column(p)] or 0)
+                        for p in PERCENTILES
+                    },
                 }
             )
     return rows
+
+
+def total(rows: list[dict[str, Any]], column: str) -> int:
+    """``column`` of Locust's total row (``requests`` or ``failures``)."""
+    return sum(r[column] for r in rows if r["name"] == LOCUST_TOTAL_NAME)
 
 
 def print_summary(rows: list[dict[str, Any]], integrity: dict[str, Any], out: Path) -> None:
@@ -297,38 +335,86 @@ def print_summary(rows: list[dict[str, Any]], integrity: dict[str, Any], out: Pa
     print(f"results: {out}")
 
 
-def run_loadtest(config: LoadTestConfig, results: Path) -> int:
-    """Run everything; write into ``results/loadtest/``; return the exit status."""
-    out = results / LOADTEST_DIR
-    out.mkdir(parents=True, exist_ok=True)
+# -- the run, step by step ----------------------------------------------------------------------
+
+
+def run_loadtest(config: LoadTestConfig, folder: RunFolder) -> int:
+    """Run everything on a fresh database; write into ``folder``; return the exit status."""
     # Acks of an earlier run in this folder belong to another database.
-    shutil.rmtree(out / ACK_DIR, ignore_errors=True)
+    shutil.rmtree(folder.path / RunFolder.ACKS_DIR, ignore_errors=True)
     with start_server(dsn=config.dsn) as pg:
         if config.chaos_restart_at is not None:
             require_restartable(pg)
         dsn = asyncio.run(pg.create_database(prefix="chatkit_loadtest"))
         try:
-            return _run_on(pg, dsn, config, out)
+            return run_steps(pg, dsn, config, folder)
         finally:
             if not config.keep_database:
                 asyncio.run(pg.drop_database(database_name(dsn)))
 
 
-def _run_on(pg: PostgresServer, dsn: str, config: LoadTestConfig, out: Path) -> int:
+def run_steps(pg: PostgresServer, dsn: str, config: LoadTestConfig, folder: RunFolder) -> int:
+    """The steps of one load test on the database ``dsn`` of ``pg``; the exit status."""
+    conditions = record_conditions(folder, config, dsn, asyncio.run(pg.server_info()))
+    seeded = seed(dsn, config)
+    load = serve_and_load(pg, config.server.with_database(dsn), config, folder, conditions)
+    integrity = check(dsn, folder, config.server.strategy)
+    rows = summarize_stats(folder.file(RunFolder.LOCUST_STATS_FILE))
+    chaos = judge_chaos(load, folder, rows, config.chaos_grace_s)
+    write_results(folder, conditions, config, seeded, load, rows, integrity, chaos)
+    print_summary(rows, integrity, folder.directory(RunFolder.LOADTEST_DIR))
+    return verdict(load.locust_status, total(rows, "failures"), integrity, chaos, folder)
+
+
+def record_conditions(
+    folder: RunFolder, config: LoadTestConfig, dsn: str, postgres: dict[str, Any]
+) -> dict[str, Any]:
+    """Write the ``loadtest`` section of ``conditions.json``; return the conditions that
+    every file of the load test carries."""
+    server = {f.name: getattr(config.server, f.name) for f in ServerSettings.option_fields()}
+    facts = {
+        "database": mask_dsn(dsn),
+        "strategy": config.server.strategy,
+        "users": config.users,
+        "spawn_rate": config.spawn_rate,
+        "run_time": config.run_time,
+        "server_workers": config.workers,
+        "locust_workers": config.locust_workers,
+        "server": server,
+        "chaos_restart_at": config.chaos_restart_at,
+    }
+    return folder.record_conditions(STAGE, facts, postgres=postgres)
+
+
+def seed(dsn: str, config: LoadTestConfig) -> Seeded:
+    """Migrate ``dsn`` and seed the long and hot threads through the store."""
     started = time.time()
-    seeded = asyncio.run(
+    threads = asyncio.run(
         seed_database(
             dsn,
-            strategy=config.strategy,
+            strategy=config.server.strategy,
             prefix=config.user_prefix,
             seed_threads=config.seed_threads,
             seed_thread_length=config.seed_thread_length,
             hot_threads=config.hot_threads,
         )
     )
-    seeding_s = time.time() - started
-    print(f"seeded {seeded['items']} items in {seeding_s:.1f} s", flush=True)
-    with running_server(dsn, config, out / "server.log") as (host, _):
+    seeded = Seeded(threads, time.time() - started)
+    print(f"seeded {threads['items']} items in {seeded.seconds:.1f} s", flush=True)
+    return seeded
+
+
+def serve_and_load(
+    pg: PostgresServer,
+    server: ServerSettings,
+    config: LoadTestConfig,
+    folder: RunFolder,
+    conditions: dict[str, Any],
+) -> LoadRun:
+    """Start the server, run Locust against it (restarting ``pg`` for chaos), save the
+    server's ``/metrics`` and stop it."""
+    log = folder.file(RunFolder.SERVER_LOG_FILE)
+    with running_server(server, log, config.workers) as (host, _):
         print(f"server up at {host}; running Locust ({config.users} users, {config.run_time})")
         chaos = None
         if config.chaos_restart_at is not None:
@@ -336,62 +422,88 @@ def _run_on(pg: PostgresServer, dsn: str, config: LoadTestConfig, out: Path) -> 
             chaos.start()
             print(f"chaos: restarting PostgreSQL {config.chaos_restart_at:g} s into the run")
         try:
-            locust_status = run_locust(host, out, config)
+            status = run_locust(host, folder, config)
         finally:
             if chaos is not None:
                 chaos.stop()
-        locust_ended = time.time()
-    integrity = asyncio.run(check_integrity(dsn, out / ACK_DIR, config.strategy))
-    rows = summarize_stats(out / STATS_CSV)
-    failures = sum(r["failures"] for r in rows if r["name"] == "Aggregated")
-    chaos_result = None
-    if chaos is not None:
-        requests = sum(r["requests"] for r in rows if r["name"] == "Aggregated")
-        chaos_result = judge(
-            chaos.restart,
-            out / HISTORY_CSV,
-            out / FAILURES_CSV,
-            requests,
-            failures,
-            locust_ended,
-            config.chaos_grace_s,
-        )
-    conditions = {
-        **machine_conditions(),
-        "postgres": asyncio.run(pg.server_info()),
-        "database": mask_dsn(dsn),
-        "strategy": config.strategy,
-        "users": config.users,
-        "spawn_rate": config.spawn_rate,
-        "run_time": config.run_time,
-        "server_workers": config.workers,
-        "locust_workers": config.locust_workers,
-    }
-    write_json(out / INTEGRITY_FILE, integrity, conditions)
+        ended_at = time.time()
+        metrics = {"server_workers": config.workers, **fetch_server_metrics(host)}
+        if config.workers > 1:
+            metrics["note"] = "one worker process's timings (each worker keeps its own)"
+        folder.write_json(RunFolder.SERVER_METRICS_FILE, metrics, conditions)
+    return LoadRun(status, ended_at, chaos.restart if chaos is not None else None)
+
+
+def check(dsn: str, folder: RunFolder, strategy: str) -> dict[str, Any]:
+    """The integrity check: the ack logs of every Locust process against the database."""
+    return asyncio.run(check_integrity(dsn, folder.directory(RunFolder.ACKS_DIR), strategy))
+
+
+def judge_chaos(
+    load: LoadRun, folder: RunFolder, rows: list[dict[str, Any]], grace_s: float
+) -> dict[str, Any] | None:
+    """The ``chaos`` section of ``run.json`` (None without a restart)."""
+    if load.restart is None:
+        return None
+    return judge(
+        load.restart,
+        folder.file(RunFolder.LOCUST_HISTORY_FILE),
+        folder.file(RunFolder.LOCUST_FAILURES_FILE),
+        total(rows, "requests"),
+        total(rows, "failures"),
+        load.ended_at,
+        grace_s,
+    )
+
+
+def write_results(
+    folder: RunFolder,
+    conditions: dict[str, Any],
+    config: LoadTestConfig,
+    seeded: Seeded,
+    load: LoadRun,
+    rows: list[dict[str, Any]],
+    integrity: dict[str, Any],
+    chaos: dict[str, Any] | None,
+) -> None:
+    """``integrity.json`` and ``run.json``, each with the run's conditions."""
+    folder.write_json(RunFolder.INTEGRITY_FILE, integrity, conditions)
     settings = asdict(config)
     settings["dsn"] = mask_dsn(config.dsn) if config.dsn else None
-    write_json(
-        out / RUN_FILE,
+    del settings["server"]["dsn"]  # unused: the run serves its fresh database (conditions)
+    folder.write_json(
+        RunFolder.LOADTEST_RUN_FILE,
         {
             "settings": settings,
-            "host": "http://127.0.0.1:<free port>",
-            "seeded": {k: (len(v) if isinstance(v, list) else v) for k, v in seeded.items()},
-            "seeding_s": round(seeding_s, 2),
-            "locust_exit_status": locust_status,
-            "locust_failures": failures,
+            "host": f"http://{LOOPBACK}:<free port>",
+            "seeded": {
+                k: (len(v) if isinstance(v, list) else v) for k, v in seeded.threads.items()
+            },
+            "seeding_s": round(seeded.seconds, 2),
+            "locust_exit_status": load.locust_status,
+            "locust_failures": total(rows, "failures"),
             "integrity_passed": integrity["passed"],
-            "chaos": chaos_result,
+            "chaos": chaos,
         },
         conditions,
     )
-    print_summary(rows, integrity, out)
-    if chaos_result is not None:
-        verdict = "PASSED" if chaos_result["passed"] else "FAILED"
-        print(f"chaos: {verdict}: {chaos_result['detail']}")
-        if locust_status != 0 or not chaos_result["passed"]:
+
+
+def verdict(
+    locust_status: int,
+    failures: int,
+    integrity: dict[str, Any],
+    chaos: dict[str, Any] | None,
+    folder: RunFolder,
+) -> int:
+    """0 when everything held, 1 for Locust failures (or a failed chaos check), 2 for a
+    failed integrity check."""
+    if chaos is not None:
+        print(f"chaos: {'PASSED' if chaos['passed'] else 'FAILED'}: {chaos['detail']}")
+        if locust_status != 0 or not chaos["passed"]:
             return 1
-        return 0 if integrity["passed"] else 2
-    if locust_status != 0 or failures:
-        print(f"Locust reported failures (exit status {locust_status}); see {FAILURES_CSV}")
+    elif locust_status != 0 or failures:
+        failures_csv = folder.path / RunFolder.LOCUST_FAILURES_FILE
+        print(f"Locust reported failures (exit status {locust_status}); see {failures_csv}")
         return 1
     return 0 if integrity["passed"] else 2

@@ -2,8 +2,8 @@
 
 Thousands of items over HTTP would take minutes; through ``PostgresStore`` they take
 seconds and still go through the same sort-key strategy. Owners and titles match
-:class:`loadtest.settings.ScenarioSettings`, so the Locust side finds these threads and
-seeds nothing more over HTTP.
+:class:`chatkit_pg.loadtest.scenarios.settings.ScenarioSettings`, so the Locust side finds
+these threads and seeds nothing more over HTTP.
 """
 
 from __future__ import annotations

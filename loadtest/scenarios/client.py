@@ -1,11 +1,12 @@
 """ChatKit over HTTP for Locust users: one method per request type, each named by it.
 
 Non-streaming requests are checked for status and JSON. Streaming requests are read event
-by event (:mod:`loadtest.sse`); besides Locust's own entry for the request (which times
-the response headers) they fire ``SSE`` entries ``ttfe <type>`` (time to first event) and
-``stream <type>`` (time to the end of a complete stream). Every failure is recorded once,
-on the request's own entry, with a message starting with its kind (timeout, http_4xx,
-http_5xx, invalid_event, early_end, error_event, connection_error).
+by event (:mod:`.sse`); besides Locust's own entry for the request (which times the response
+headers) they fire ``SSE`` entries ``ttfe <type>`` (time to first event) and ``stream
+<type>`` (time to the end of a complete stream). Every failure is recorded once, on the
+request's own entry, with a message starting with its kind (timeout, http_4xx, http_5xx,
+invalid_event, early_end, error_event, connection_error). Request names, entry names and
+failure kinds all come from :mod:`chatkit_pg.harness.vocabulary`, which the report reads.
 """
 
 from __future__ import annotations
@@ -18,22 +19,28 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from .acks import AckLog
-from .settings import ScenarioSettings
-from .sse import (
+from chatkit_pg.harness.vocabulary import (
     CONNECTION_ERROR,
     EARLY_END,
     HTTP_4XX,
     HTTP_5XX,
     INVALID_EVENT,
+    ITEMS_LIST,
+    SSE_TYPE,
+    STREAM_PREFIX,
+    THREADS_ADD_USER_MESSAGE,
+    THREADS_CREATE,
+    THREADS_DELETE,
+    THREADS_LIST,
+    THREADS_UPDATE,
     TIMEOUT,
-    SSEParser,
-    StreamCheck,
-    StreamFailure,
-    parse_event,
+    TTFE_PREFIX,
 )
 
-SSE_REQUEST_TYPE = "SSE"
+from .acks import AckLog
+from .settings import ScenarioSettings
+from .sse import SSEParser, StreamCheck, StreamFailure, parse_event
+
 _IDS = re.compile(r"\b(thr|msg|wf|tc|tsk|atc|shcx)_[0-9a-f]+\b")
 
 
@@ -147,7 +154,7 @@ class ChatKitClient:
         params: dict[str, Any] = {"limit": limit, "order": "desc"}
         if after:
             params["after"] = after
-        return self.call("threads.list", params)
+        return self.call(THREADS_LIST, params)
 
     def list_items(
         self, thread_id: str, limit: int, after: str | None = None, order: str = "desc"
@@ -155,25 +162,25 @@ class ChatKitClient:
         params: dict[str, Any] = {"thread_id": thread_id, "limit": limit, "order": order}
         if after:
             params["after"] = after
-        return self.call("items.list", params)
+        return self.call(ITEMS_LIST, params)
 
     def update_thread(self, thread_id: str, title: str) -> dict[str, Any]:
-        return self.call("threads.update", {"thread_id": thread_id, "title": title})
+        return self.call(THREADS_UPDATE, {"thread_id": thread_id, "title": title})
 
     def delete_thread(self, thread_id: str) -> None:
-        self.call("threads.delete", {"thread_id": thread_id})
+        self.call(THREADS_DELETE, {"thread_id": thread_id})
         self.acks.write({"op": "delete", "user": self.user, "thread_id": thread_id})
 
     # -- streaming --------------------------------------------------------------------------
 
     def create_thread(self, text: str) -> StreamCheck:
         """``threads.create`` with a first message; returns the checked stream."""
-        return self.stream("threads.create", {"input": user_input(text)}, thread_id=None)
+        return self.stream(THREADS_CREATE, {"input": user_input(text)}, thread_id=None)
 
     def add_message(self, thread_id: str, text: str) -> StreamCheck:
         """``threads.add_user_message``; returns the checked stream."""
         params = {"thread_id": thread_id, "input": user_input(text)}
-        return self.stream("threads.add_user_message", params, thread_id=thread_id)
+        return self.stream(THREADS_ADD_USER_MESSAGE, params, thread_id=thread_id)
 
     def stream(self, kind: str, params: dict[str, Any], thread_id: str | None) -> StreamCheck:
         """POST a streaming request, read the whole SSE response and check it.
@@ -210,7 +217,7 @@ class ChatKitClient:
                 self.acks.write({"op": "fail", **record, **_ids(check), "error": failure.kind})
                 raise RequestFailed(str(failure)) from None
             resp.success()
-        self._fire(f"stream {kind}", started, started_at, length)
+        self._fire(f"{STREAM_PREFIX}{kind}", started, started_at, length)
         self.acks.write({"op": "ack", **record, **_ids(check)})
         return check
 
@@ -226,7 +233,7 @@ class ChatKitClient:
                 raise StreamFailure(INVALID_EVENT, "stream is not UTF-8") from None
             for payload in payloads:
                 if first:
-                    self._fire(f"ttfe {kind}", started, started_at, 0)
+                    self._fire(f"{TTFE_PREFIX}{kind}", started, started_at, 0)
                     first = False
                 check.observe(parse_event(payload))
         if parser.leftover():
@@ -235,7 +242,7 @@ class ChatKitClient:
 
     def _fire(self, name: str, started: float, started_at: float, length: int) -> None:
         self.request_event.fire(
-            request_type=SSE_REQUEST_TYPE,
+            request_type=SSE_TYPE,
             name=name,
             response_time=(time.perf_counter() - started) * 1000,
             response_length=length,

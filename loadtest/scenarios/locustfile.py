@@ -7,7 +7,7 @@
 
 Users (weight, tag): new conversation (4, new), returning user (3, returning), long-thread
 reader (1, long), hot thread (2, hot), churn (1, churn). Pick with ``--tags``/
-``--exclude-tags`` or by class name. Settings: :mod:`loadtest.settings`.
+``--exclude-tags`` or by class name. Settings: :mod:`.settings`.
 """
 
 # isort: skip_file

@@ -5,7 +5,7 @@
         --headless --step-start 10 --step-users 10 --step-duration 30 --step-max 100
 
 Without this file Locust runs the plain constant mode (``-u``/``-r``/``-t``). The step
-options are defined in :mod:`loadtest.settings` (env ``CHATKIT_LT_STEP_*``, locust.conf).
+options are defined in :mod:`.settings` (env ``CHATKIT_LT_STEP_*``, locust.conf).
 """
 
 # isort: skip_file

@@ -15,19 +15,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatkit_pg.harness.vocabulary import (  # noqa: F401  (re-exported for the client)
-    CONNECTION_ERROR,
-    EARLY_END,
-    ERROR_EVENT,
-    HTTP_4XX,
-    HTTP_5XX,
-    INVALID_EVENT,
-    TIMEOUT,
-)
+from chatkit_pg.harness.vocabulary import EARLY_END, ERROR_EVENT, INVALID_EVENT
 
 
 class StreamFailure(Exception):
-    """A stream that broke a rule; ``kind`` is one of the failure kinds above."""
+    """A request or stream that broke a rule; ``kind`` is one of the vocabulary's failure
+    kinds (:data:`chatkit_pg.harness.vocabulary.FAILURE_KINDS`)."""
 
     def __init__(self, kind: str, detail: str) -> None:
         super().__init__(f"{kind}: {detail}")
@@ -77,7 +70,7 @@ def parse_event(payload: str) -> dict[str, Any]:
     """
     try:
         event = json.loads(payload)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise StreamFailure(INVALID_EVENT, f"not JSON ({exc.msg})") from None
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         raise StreamFailure(INVALID_EVENT, "event without a string 'type'")

@@ -1,20 +1,23 @@
 """The FastAPI application: ``POST /chatkit``, ``GET /healthz``, ``GET /metrics``.
 
-Errors a client caused get a 4xx with a JSON body that says what was wrong (401 no
-identity, 400 invalid request, 404 unknown or foreign thread, 413 body too large, 501 a
-request type this server does not implement). A bug is a 500 whose JSON body says only
-that (the traceback goes to the log, never to the client). A
-streaming request is primed (its first event produced) before the response starts, so a
-``threads.add_user_message`` to a missing thread is a 404, not a 200 stream that fails;
-an error after that point ends the stream with a ChatKit ``error`` event.
+Errors a client caused get a 4xx with a JSON body ``{"error", "status", "code"}`` that says
+what was wrong (401 no identity, 400 invalid request, 404 unknown or foreign thread, 413 body
+too large, 501 a request type this server does not implement); a database that cannot serve
+is a 503 or 504. Which exception becomes which status is one table, :data:`ERROR_RULES`,
+walked in order. A bug is a 500 whose JSON body says only that (the traceback goes to the
+log, never to the client). A streaming request is primed (its first event produced) before
+the response starts, so a ``threads.add_user_message`` to a missing thread is a 404, not a
+200 stream that fails; an error after that point ends the stream with a ChatKit ``error``
+event.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Final
 
 import asyncpg
@@ -38,7 +41,7 @@ from .chatkit_server import DeterministicChatKitServer
 from .metrics import MeteredPostgresStore
 from .settings import ServerSettings
 
-logger = logging.getLogger("loadtest.server")
+logger = logging.getLogger(__name__)
 
 USER_HEADER: Final = "x-user-id"
 MAX_USER_ID_CHARS: Final = 200
@@ -46,11 +49,14 @@ _USER_ID: Final = re.compile(r"^[\x21-\x7e]+$")  # visible ASCII, no spaces
 
 
 class RequestError(Exception):
-    """A request the server refuses with ``status`` and a message for the client."""
+    """A request the server refuses with ``status``, ``code`` and a message for the client."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.code = code
         self.headers = headers
 
 
@@ -70,12 +76,14 @@ def user_id_from(request: Request) -> str:
     if user is None:
         raise RequestError(
             401,
+            "no_identity",
             "no identity: send 'Authorization: Bearer <user>' or 'X-User-Id: <user>'",
             {"WWW-Authenticate": "Bearer"},
         )
     if len(user) > MAX_USER_ID_CHARS or not _USER_ID.match(user):
         raise RequestError(
             401,
+            "bad_identity",
             f"user id must be 1..{MAX_USER_ID_CHARS} visible ASCII characters without spaces",
             {"WWW-Authenticate": "Bearer"},
         )
@@ -86,12 +94,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing more than ``limit`` bytes without reading it all."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestError(413, f"request body of {int(declared):,} bytes exceeds {limit:,}")
+        raise RequestError(
+            413, "body_too_large", f"request body of {int(declared):,} bytes exceeds {limit:,}"
+        )
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > limit:
-            raise RequestError(413, f"request body exceeds {limit:,} bytes")
+            raise RequestError(413, "body_too_large", f"request body exceeds {limit:,} bytes")
     return bytes(body)
 
 
@@ -116,8 +126,80 @@ async def primed_stream(result: StreamingResult) -> AsyncIterator[bytes]:
     return rest()
 
 
-def _json_error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
+def _json_error(
+    status: int, message: str, headers: dict[str, str] | None = None, code: str | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {"error": message, "status": status}
+    if code is not None:
+        body["code"] = code
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _invalid_request(exc: BaseException) -> str:
+    assert isinstance(exc, ValidationError)
+    errors = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+    )
+    return f"invalid ChatKit request: {errors}"
+
+
+def _unreachable(exc: BaseException) -> str:
+    reason = exc.args[0] if exc.args else type(exc).__name__
+    return f"cannot connect to the database: {reason}"
+
+
+def _invalid_value(exc: BaseException) -> str:
+    return f"invalid value in the request: {exc}"
+
+
+def _no_events(exc: BaseException) -> str:
+    return str(exc) or "the request produced no events"
+
+
+def _not_implemented(exc: BaseException) -> str:
+    return str(exc) or "not implemented by this server"
+
+
+@dataclass(frozen=True)
+class ErrorRule:
+    """Exceptions of ``types`` become HTTP ``status`` with ``code`` and ``message(exc)``."""
+
+    types: tuple[type[BaseException], ...]
+    status: int
+    code: str
+    message: Callable[[BaseException], str] = str
+    headers: dict[str, str] | None = None
+
+    def response(self, exc: BaseException) -> JSONResponse:
+        return _json_error(self.status, self.message(exc), self.headers, self.code)
+
+
+RETRY: Final = {"Retry-After": "1"}
+DBAPI_ERRORS: Final = (sa_exc.DBAPIError, sa_exc.EmulatedDBAPIException)
+
+ERROR_RULES: Final[tuple[ErrorRule, ...]] = (
+    ErrorRule((NotFoundError,), 404, "not_found"),
+    # Before ValueError: pydantic's ValidationError is one.
+    ErrorRule((ValidationError,), 400, "invalid_request", _invalid_request),
+    ErrorRule((StoreTimeoutError,), 504, "store_timeout"),
+    ErrorRule((StoreUnavailableError, TransientConflictError), 503, "unavailable", headers=RETRY),
+    ErrorRule((SortKeyConflictError,), 409, "sort_key_conflict"),
+    # The pool's connect can raise the driver adapter's error unwrapped (seen while
+    # PostgreSQL shuts down: "the database system is shutting down"). The store should say
+    # StoreUnavailableError there; until it does, this is the same 503.
+    ErrorRule(DBAPI_ERRORS, 503, "database_unreachable", _unreachable),
+    # SQLSTATE class 22: a request value PostgreSQL cannot hold (NUL in an id the store did
+    # not check on a read). The message names the value's problem only.
+    ErrorRule((asyncpg.DataError,), 400, "invalid_value", _invalid_value),
+    ErrorRule((ValueError, StopAsyncIteration), 400, "bad_request", _no_events),
+    ErrorRule((NotImplementedError,), 501, "not_implemented", _not_implemented),
+)
+"""Which status a failed request gets: the first rule whose types match wins."""
+
+
+def error_rule(exc: BaseException) -> ErrorRule | None:
+    """The first rule of :data:`ERROR_RULES` for ``exc``; None means a bug (a 500)."""
+    return next((rule for rule in ERROR_RULES if isinstance(exc, rule.types)), None)
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -126,9 +208,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
     Args:
         settings: database, strategy, pool and stand-in model settings.
 
+    Raises:
+        ValueError: ``settings`` names no database.
+
     Returns:
         A FastAPI app with ``POST /chatkit``, ``GET /healthz`` and ``GET /metrics``.
     """
+    settings.require_database()
     store = MeteredPostgresStore(
         settings.dsn,
         sort_key_strategy=settings.strategy,
@@ -152,13 +238,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.exception_handler(RequestError)
     async def request_error(request: Request, exc: RequestError) -> JSONResponse:
-        return _json_error(exc.status, str(exc), exc.headers)
+        return _json_error(exc.status, str(exc), exc.headers, exc.code)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
         # Tracebacks can hold DSNs and other users' data: log them, tell the client little.
         logger.error("unhandled %s on %s", type(exc).__name__, request.url.path, exc_info=exc)
-        return _json_error(500, f"internal error ({type(exc).__name__}); see the server log")
+        message = f"internal error ({type(exc).__name__}); see the server log"
+        return _json_error(500, message, code="internal_error")
 
     @app.post("/chatkit")
     async def chatkit_endpoint(request: Request) -> Response:
@@ -174,33 +261,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
                 )
             return Response(content=result.json, media_type="application/json")
-        except NotFoundError as exc:
-            return _json_error(404, str(exc))
-        except ValidationError as exc:
-            errors = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
-            )
-            return _json_error(400, f"invalid ChatKit request: {errors}")
-        except StoreTimeoutError as exc:
-            return _json_error(504, str(exc))
-        except (StoreUnavailableError, TransientConflictError) as exc:
-            return _json_error(503, str(exc), {"Retry-After": "1"})
-        except SortKeyConflictError as exc:
-            return _json_error(409, str(exc))
-        except (sa_exc.DBAPIError, sa_exc.EmulatedDBAPIException) as exc:
-            # The pool's connect can raise the driver adapter's error unwrapped (seen while
-            # PostgreSQL shuts down: "the database system is shutting down"). The store
-            # should say StoreUnavailableError there; until it does, this is the same 503.
-            reason = exc.args[0] if exc.args else type(exc).__name__
-            return _json_error(503, f"cannot connect to the database: {reason}")
-        except asyncpg.DataError as exc:
-            # SQLSTATE class 22: a request value PostgreSQL cannot hold (NUL in an id the
-            # store did not check on a read). The message names the value's problem only.
-            return _json_error(400, f"invalid value in the request: {exc}")
-        except (ValueError, StopAsyncIteration) as exc:
-            return _json_error(400, str(exc) or "the request produced no events")
-        except NotImplementedError as exc:
-            return _json_error(501, str(exc) or "not implemented by this server")
+        except Exception as exc:
+            rule = error_rule(exc)
+            if rule is None:
+                raise  # a bug: the 500 handler logs it
+            return rule.response(exc)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -208,7 +273,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
             async with store.connection() as conn:
                 await conn.fetchval("SELECT 1")
         except Exception as exc:  # any failure means "not healthy"; say which
-            return _json_error(503, f"database check failed: {type(exc).__name__}: {exc}")
+            message = f"database check failed: {type(exc).__name__}: {exc}"
+            return _json_error(503, message, code="database_unreachable")
         return JSONResponse({"status": "ok", "strategy": settings.strategy})
 
     @app.get("/metrics")

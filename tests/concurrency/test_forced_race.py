@@ -17,19 +17,12 @@ import asyncpg
 import pytest
 
 from chatkit_pg import STRATEGIES, SortKeyConflictError
+from chatkit_pg.harness.races import ALICE, append_round, check_threads, warm
 from chatkit_pg.sql import INSERT_ITEM_SQL, ITEMS_SORT_KEY_UNIQUE
 
 from ..conftest import StoreFactory
 from ..items import thread, user_message
-from .harness import (
-    ALICE,
-    RACE_FREE,
-    ArrivalBarrier,
-    append_round,
-    check_threads,
-    wait_done_or_blocked,
-    warm,
-)
+from .harness import RACE_FREE, ArrivalBarrier, wait_done_or_blocked
 
 pytestmark = pytest.mark.race
 

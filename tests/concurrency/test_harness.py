@@ -8,17 +8,16 @@ import asyncio
 import pytest
 
 from chatkit_pg import STRATEGIES
-
-from .harness import (
+from chatkit_pg.harness.races import (
     CONNECTION_BUDGET,
     FULL,
     QUICK,
-    RACE_FREE,
-    ArrivalBarrier,
     RoundCheck,
     ThreadCheck,
     pool_plan,
 )
+
+from .harness import RACE_FREE, ArrivalBarrier
 
 pytestmark = pytest.mark.race
 

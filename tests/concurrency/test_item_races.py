@@ -10,10 +10,11 @@ import asyncpg
 import pytest
 
 from chatkit_pg import STRATEGIES, NotFoundError, PostgresStore, SortKeyConflictError
+from chatkit_pg.harness.races import ALICE, page_ids, warm
 
 from ..conftest import StoreFactory
 from ..items import thread, user_message
-from .harness import ALICE, ArrivalBarrier, orphan_items, page_ids, wait_done_or_blocked, warm
+from .harness import ArrivalBarrier, orphan_items, wait_done_or_blocked
 
 pytestmark = pytest.mark.race
 

@@ -17,10 +17,11 @@ import asyncpg
 import pytest
 
 from chatkit_pg import SAFE_STRATEGIES, STRATEGIES, PostgresStore
+from chatkit_pg.harness.races import ALICE, PAGE_LIMIT, warm
 
 from ..conftest import StoreFactory
 from ..items import thread, user_message
-from .harness import ALICE, PAGE_LIMIT, wait_done_or_blocked, warm
+from .harness import wait_done_or_blocked
 
 pytestmark = pytest.mark.race
 

@@ -12,11 +12,12 @@ import asyncpg
 import pytest
 
 from chatkit_pg import NotFoundError, PostgresStore
+from chatkit_pg.harness.races import page_ids, warm
 from chatkit_pg.sql import UPSERT_THREAD_SQL
 
 from ..conftest import StoreFactory
 from ..items import thread, user_message
-from .harness import page_ids, wait_done_or_blocked, warm
+from .harness import wait_done_or_blocked
 
 pytestmark = pytest.mark.race
 

@@ -21,8 +21,8 @@ from chatkit.types import ClientToolCallItem, StructuredInputFreeform, Structure
 
 from chatkit_pg import PostgresStore
 from chatkit_pg.harness.provision import to_libpq_url
-from chatkit_pg.loadtest.orchestration.run import LoadTestConfig, running_server
 
+from ..conftest import serving
 from ..items import at, every_item_type, file_attachment, thread, user_message
 
 VICTIM: Final = "victim-user"
@@ -146,19 +146,11 @@ def blocking(coroutine: Any) -> Any:
 
 
 def start_target(dsn: str, log: Path) -> Iterator[Target]:
-    """Seed ``dsn``, start ``chatkit-pg serve`` on it (127.0.0.1) and yield the target.
+    """Start ``chatkit-pg serve`` on ``dsn`` (127.0.0.1), seed it and yield the target.
 
     The server migrates the database at start; seeding waits for that.
     """
-    config = LoadTestConfig(
-        server_options={
-            "delta_delay_ms": 0,
-            "deltas": 2,
-            "max_body_bytes": MAX_BODY_BYTES,
-            "pool_size": 4,
-        }
-    )
     victim = Victim()
-    with running_server(dsn, config, log) as (url, _process):
+    with serving(dsn, log, deltas=2, max_body_bytes=MAX_BODY_BYTES, pool_size=4) as url:
         blocking(seed(dsn, victim))
         yield Target(url=url, dsn=dsn, victim=victim)

@@ -24,6 +24,8 @@ from chatkit_pg import (
 from chatkit_pg.harness.provision import PostgresServer, start_server
 from chatkit_pg.harness.vocabulary import DSN_ENV
 
+from ..concurrency.harness import wait_done_or_blocked
+from ..conftest import fresh_database
 from ..items import thread, user_message
 
 ALICE = {"user_id": "alice"}
@@ -42,10 +44,9 @@ def own_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture
 async def fault_dsn(own_server: PostgresServer) -> AsyncIterator[str]:
-    dsn = await own_server.create_database(prefix="chatkit_fault")
-    async with PostgresStore(dsn, pool_size=1) as migrator:
-        await migrator.create_schema()
-    yield dsn
+    """A migrated database per test (tests change database settings and restart the server)."""
+    async with fresh_database(own_server, "chatkit_fault", migrate=True) as dsn:
+        yield dsn
 
 
 @asynccontextmanager
@@ -63,6 +64,21 @@ async def _thread_row_locked(dsn: str, thread_id: str) -> AsyncIterator[asyncpg.
             await transaction.rollback()
     finally:
         await holder.close()
+
+
+async def _until_blocked(task: asyncio.Task[Any], dsn: str) -> None:
+    """Return once ``task`` waits on a lock in ``dsn``'s database (``pg_stat_activity``).
+
+    Fails the test if the task finishes first, and times out (``wait_done_or_blocked``'s
+    deadline) if it never gets that far. The check runs on a connection of its own: the
+    activity view is read once per transaction, so a lock holder could not see it change.
+    """
+    monitor = await asyncpg.connect(dsn)
+    try:
+        state = await wait_done_or_blocked(task, monitor)
+    finally:
+        await monitor.close()
+    assert state == "blocked", f"{task!r} finished before it waited on the row lock"
 
 
 async def _count_items(dsn: str, thread_id: str) -> tuple[int, int, int, int]:
@@ -180,7 +196,7 @@ async def _serialization_failure(store: PostgresStore[Any], dsn: str) -> None:
         append = asyncio.create_task(
             store.add_thread_item("t", user_message("m_conflict", "t"), ALICE)
         )
-        await asyncio.sleep(0.3)  # the append is now waiting for the row lock
+        await _until_blocked(append, dsn)
         await transaction.commit()
         await append
     finally:
@@ -216,7 +232,7 @@ async def test_a_call_cancelled_mid_statement_does_not_poison_the_pool(fault_dsn
             append = asyncio.create_task(
                 store.add_thread_item("t", user_message("m_cancelled", "t"), ALICE)
             )
-            await asyncio.sleep(0.3)  # the append now waits inside its statement
+            await _until_blocked(append, fault_dsn)  # it now waits inside its statement
             append.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await append
@@ -235,7 +251,7 @@ async def test_a_terminated_session_is_a_clear_error_and_is_replaced(fault_dsn: 
             append = asyncio.create_task(
                 store.add_thread_item("t", user_message("m_killed", "t"), ALICE)
             )
-            await asyncio.sleep(0.3)  # waiting for the row lock inside its statement
+            await _until_blocked(append, fault_dsn)  # on the row lock, inside its statement
             await holder.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE application_name = 'chatkit-pg' AND wait_event_type = 'Lock'"

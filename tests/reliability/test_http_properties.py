@@ -22,8 +22,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatkit_pg.harness.provision import PostgresServer, database_name
+from chatkit_pg.harness.provision import PostgresServer
 
+from ..conftest import fresh_database
 from .http_fixtures import (
     ATTACKER,
     MAX_BODY_BYTES,
@@ -194,11 +195,8 @@ bodies = st.one_of(
 
 @pytest.fixture(scope="module")
 async def property_dsn(pg_server: PostgresServer) -> AsyncIterator[str]:
-    dsn = await pg_server.create_database(prefix="chatkit_props")
-    try:
+    async with fresh_database(pg_server, "chatkit_props") as dsn:
         yield dsn
-    finally:
-        await pg_server.drop_database(database_name(dsn))
 
 
 @pytest.fixture(scope="module")

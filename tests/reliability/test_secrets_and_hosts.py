@@ -22,7 +22,8 @@ from typing import Final
 
 import pytest
 
-from chatkit_pg.harness.provision import PostgresServer, database_name
+from chatkit_pg.harness.provision import PostgresServer
+from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import DSN_ENV, PROVIDER_ENV
 from chatkit_pg.loadtest.orchestration.run import (
     LOOPBACK,
@@ -31,6 +32,9 @@ from chatkit_pg.loadtest.orchestration.run import (
     locust_command,
     running_server,
 )
+from chatkit_pg.loadtest.server.settings import ServerSettings
+
+from ..conftest import fresh_database
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 PASSWORD: Final = "Sup3rS3cretPassw0rd"
@@ -40,7 +44,7 @@ DSNS: Final = (
     f"postgresql+asyncpg://chatkit:{PASSWORD}@127.0.0.1:1/chatkit",
     f"postgresql://chatkit@127.0.0.1:1/chatkit?password={PASSWORD}",
 )
-LOAD_CODE: Final = ("loadtest", "chatkit_pg/commands")
+LOAD_CODE: Final = ("loadtest", "cli/commands")  # folders, from the repository root
 ALLOWED_ADDRESSES: Final = {LOOPBACK, "127.0.0.1"}
 # A URL's host (empty when an f-string fills it in), a bare IPv4 address, or a host name.
 _ADDRESSES: Final = (
@@ -110,6 +114,8 @@ def _string_constants(path: Path) -> list[tuple[int, str]]:
 def test_no_hard_coded_hosts_in_load_code() -> None:
     found = []
     for folder in LOAD_CODE:
+        # A moved folder would otherwise leave nothing to scan, and the test passing.
+        assert (ROOT / folder).is_dir(), f"{folder} is not a folder of the repository"
         for path in sorted((ROOT / folder).rglob("*.py")):
             for line, text in _string_constants(path):
                 hosts = {m.group(1) for pattern in _ADDRESSES for m in pattern.finditer(text)}
@@ -139,11 +145,8 @@ runpy.run_module("locust", run_name="__main__", alter_sys=True)
 
 @pytest.fixture(scope="module")
 async def hosts_dsn(pg_server: PostgresServer) -> AsyncIterator[str]:
-    dsn = await pg_server.create_database(prefix="chatkit_hosts")
-    try:
+    async with fresh_database(pg_server, "chatkit_hosts") as dsn:
         yield dsn
-    finally:
-        await pg_server.drop_database(database_name(dsn))
 
 
 def test_locust_contacts_only_the_given_host(hosts_dsn: str, tmp_path: Path) -> None:
@@ -157,11 +160,12 @@ def test_locust_contacts_only_the_given_host(hosts_dsn: str, tmp_path: Path) -> 
         think_min=0.1,
         think_max=0.3,
         stop_timeout=3,
-        server_options={"delta_delay_ms": 0, "deltas": 2},
+        server=ServerSettings(delta_delay_ms=0, deltas=2),
     )
     events = tmp_path / "socket_events.jsonl"
-    with running_server(hosts_dsn, config, tmp_path / "server.log") as (host, _):
-        command = locust_command(host, tmp_path, config, [])
+    server = config.server.with_database(hosts_dsn)
+    with running_server(server, tmp_path / "server.log") as (host, _):
+        command = locust_command(host, RunFolder(tmp_path), config, [])
         assert command[1:3] == ["-m", "locust"]
         command = [sys.executable, "-c", AUDIT_WRAPPER, str(events), *command[3:]]
         done = subprocess.run(command, capture_output=True, text=True, timeout=90, cwd=ROOT)

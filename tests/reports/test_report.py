@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,11 +16,20 @@ import pytest
 from matplotlib import image as mpimg
 
 from chatkit_pg.cli.main import main as chatkit_pg_main
+from chatkit_pg.harness.results import RunFolder
+from chatkit_pg.harness.vocabulary import (
+    CONNECTION_ERROR,
+    EARLY_END,
+    OTHER_FAILURE,
+    THREADS_PAGE_DEEP,
+    THREADS_PAGE_FIRST,
+    TIMEOUT,
+)
 from chatkit_pg.reports import ReportInputError, build_report
 from chatkit_pg.reports.build import BuiltReport, build
 from chatkit_pg.reports.load import load_results
+from chatkit_pg.reports.tables import failure_kind, failures_by_kind
 from chatkit_pg.reports.verdict import choose_index_variant, choose_strategy
-from chatkit_pg.strategies import STRATEGIES, Guarantees
 
 from .make_fixtures import PASSWORD
 
@@ -90,13 +100,54 @@ def test_passwords_are_masked_everywhere(built_a: BuiltReport) -> None:
         assert "Bearer load-test-user" not in text  # auth_token masked by its name
 
 
-def test_strategy_choice_reads_the_guarantees(run_a: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    results = load_results(run_a)
-    assert choose_strategy(results).chosen.name == "counter"
-    # If sequence promised commit order, it would be the fastest eligible one.
-    promise = Guarantees(race_free=True, gapless=False, commit_order=True, retries=False)
-    monkeypatch.setattr(STRATEGIES["sequence"], "guarantees", promise)
-    assert choose_strategy(results).chosen.name == "sequence"
+def edit_json(path: Path, change: Callable[[dict], object]) -> None:
+    document = json.loads(path.read_text())
+    change(document)
+    path.write_text(json.dumps(document))
+
+
+def test_strategy_choice_reads_the_guarantees_the_run_recorded(run_a: Path) -> None:
+    assert choose_strategy(load_results(run_a)).chosen.name == "counter"
+    # Had the run recorded that sequence keeps commit order, it would be the fastest eligible
+    # one: the verdict judges by the run's strategies.json, never by today's code.
+    edit_json(
+        run_a / RunFolder.STRATEGIES_FILE,
+        lambda d: d["strategies"]["sequence"]["guarantees"].update(commit_order=True),
+    )
+    assert choose_strategy(load_results(run_a)).chosen.name == "sequence"
+
+
+def test_without_strategies_json_the_guarantees_are_unknown(
+    remove: Callable[[str], Path],
+) -> None:
+    folder = remove(RunFolder.STRATEGIES_FILE)
+    verdict = choose_strategy(load_results(folder))
+    assert verdict.chosen is None
+    assert all(s.race_free is None and "guarantees unknown" in s.excluded for s in verdict.scores)
+    report = build(folder)
+    text = report.markdown.read_text()
+    assert f"Not in this results folder: {RunFolder.STRATEGIES_FILE}" in text
+    assert f"guarantees unknown (no {RunFolder.STRATEGIES_FILE} in the results)" in text
+    assert "no race-free, commit-ordered strategy measured" in text
+    assert {"strategy_throughput", "strategy_p95"} <= {p.stem for p in report.figures}
+
+
+def test_variant_definitions_come_from_the_run(run_a: Path) -> None:
+    edit_json(
+        run_a / RunFolder.VARIANTS_FILE,
+        lambda d: d["variants"]["pk_only"].update(description="as measured back then"),
+    )
+    scores = {s.variant: s for s in choose_index_variant(load_results(run_a)).scores}
+    assert scores["recommended"].sort_key_unique is True
+    assert scores["pk_only"].sort_key_unique is False
+    text = build(run_a).markdown.read_text()
+    assert "as measured back then" in text
+    (run_a / RunFolder.VARIANTS_FILE).unlink()
+    assert choose_index_variant(load_results(run_a)).scores[0].sort_key_unique is None
+    assert (
+        f"Not in this results folder: {RunFolder.VARIANTS_FILE}"
+        in build(run_a).markdown.read_text()
+    )
 
 
 def test_strategy_that_measured_duplicates_is_not_recommended(run_a: Path) -> None:
@@ -111,14 +162,15 @@ def test_strategy_that_measured_duplicates_is_not_recommended(run_a: Path) -> No
     assert counter.excluded is not None and "duplicates" in counter.excluded
     chosen = verdict.chosen
     assert chosen is not None and chosen.name != "counter"
-    assert STRATEGIES[chosen.name].guarantees.commit_order
+    assert load_results(run_a).guarantee(chosen.name, "commit_order")
 
 
 def test_index_rule_prefers_fast_reads_then_writes(run_a: Path) -> None:
     verdict = choose_index_variant(load_results(run_a))
     by_name = {s.variant: s for s in verdict.scores}
-    # pk_only writes fastest but its threads page is a Seq Scan + Sort: not eligible.
-    assert not by_name["pk_only"].eligible and by_name["pk_only"].seq_scans == ["threads_page"]
+    # pk_only writes fastest but its thread pages are a Seq Scan + Sort: not eligible.
+    assert not by_name["pk_only"].eligible
+    assert sorted(by_name["pk_only"].seq_scans) == sorted([THREADS_PAGE_FIRST, THREADS_PAGE_DEEP])
     # covering reads fastest, recommended is within tolerance and writes more.
     assert by_name["covering"].eligible and by_name["recommended"].eligible
     assert verdict.chosen is by_name["recommended"]
@@ -161,6 +213,8 @@ def test_empty_folder_builds_a_report_of_notes(tmp_path: Path) -> None:
         ("bench/benchmark.json", '{"benchmarks": {}}', "'benchmarks' must be a list"),
         ("races/race_matrix.json", '{"rows": [1, 2]}', "rows[0] must be an object"),
         ("bench/plans/sketch/load_item.json", "[]", "expected a JSON object"),
+        ("strategies.json", '{"strategies": []}', "'strategies' must be an object"),
+        ("bench/variants.json", '{"variants": {"x": {"ddl": "DROP"}}}', "must be a list"),
         ("loadtest/locust_stats.csv", "a,b\n1,2\n", "missing column(s) Type, Name"),
     ],
 )
@@ -215,3 +269,79 @@ def test_chatkit_pg_report_command(run_a: Path, capsys: pytest.CaptureFixture[st
     (run_a / "bench/sizes.json").write_text("{not json")
     assert chatkit_pg_main(["report", str(run_a)]) == 2
     assert str(run_a / "bench/sizes.json") in capsys.readouterr().err
+
+
+def test_subtitle_reads_the_profile_of_each_stage(built_a: BuiltReport) -> None:
+    subtitle = built_a.markdown.read_text().splitlines()[2]
+    assert "profile quick" in subtitle and "commit `4f1c2ab9d0e3`" in subtitle
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        ("CatchResponseError('connection_error: no HTTP response')", CONNECTION_ERROR),
+        ("CatchResponseError('connection_error: ReadTimeout while connecting')", CONNECTION_ERROR),
+        ("CatchResponseError('timeout: no event within 10.0 s')", TIMEOUT),
+        ("CatchResponseError('early_end: connection closed mid-stream (timeout: x)')", EARLY_END),
+        ("RemoteDisconnected('Remote end closed connection without response')", OTHER_FAILURE),
+    ],
+)
+def test_failure_kind_is_the_first_kind_the_message_names(error: str, kind: str) -> None:
+    assert failure_kind({"Method": "POST", "Name": "threads.list", "Error": error}) == kind
+
+
+def test_connection_errors_are_counted_as_such(run_a: Path, built_a: BuiltReport) -> None:
+    counts = failures_by_kind(load_results(run_a).loadtest)
+    assert counts[CONNECTION_ERROR] == 1 and OTHER_FAILURE not in counts
+    assert f"| {CONNECTION_ERROR} | POST threads.list | 1 |" in built_a.markdown.read_text()
+
+
+# A report is rebuilt on machines with matplotlib only: this prelude makes chatkit, the
+# database driver, SQLAlchemy and pydantic impossible to import before the body runs.
+BLOCKED = ("chatkit", "asyncpg", "sqlalchemy", "pydantic")
+WITHOUT_STORE_DEPENDENCIES = textwrap.dedent(
+    f"""
+    import sys
+    from importlib.abc import MetaPathFinder
+
+    BLOCKED = {BLOCKED!r}
+    assert not [m for m in sys.modules if m.split(".")[0] in BLOCKED], "imported at start-up"
+
+
+    class NotInstalled(MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ImportError(f"no module named {{name!r}} (blocked by the test)")
+            return None
+
+
+    sys.meta_path.insert(0, NotInstalled())
+    """
+)
+BUILD_REPORT = """
+from chatkit_pg.reports.cli import main
+
+status = main(sys.argv[1:])
+leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
+sys.exit(f"imported {leaked}" if leaked else status)
+"""
+
+
+def python_without_store_dependencies(body: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_STORE_DEPENDENCIES + body, *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_report_builds_without_chatkit_sqlalchemy_or_drivers(run_a: Path, run_b: Path) -> None:
+    done = python_without_store_dependencies(BUILD_REPORT, str(run_a), "--baseline", str(run_b))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"report: {run_a / RunFolder.REPORT_HTML_FILE}" in done.stdout
+    assert "figures: 12 in" in done.stdout
+    # The prelude does block: the store itself cannot be imported under it.
+    refused = python_without_store_dependencies("from chatkit_pg import PostgresStore\n")
+    assert refused.returncode != 0 and "blocked by the test" in refused.stderr

@@ -272,27 +272,26 @@ class PostgresStore(Store[TContext]):
         unknown, and the caller gets StoreUnavailableError. A pool that stays exhausted for
         ``pool_timeout`` is StoreUnavailableError at once: waiting again would double the wait.
         """
-        attempt = 0
+        transient_failures = 0
         reconnected = False
         while True:
-            attempt += 1
             try:
                 async with self.connection() as conn:
                     return await work(conn)
             except _TRANSIENT as exc:
-                if attempt >= self.transient_retries:
+                transient_failures += 1
+                if transient_failures >= self.transient_retries:
                     raise TransientConflictError(
-                        f"gave up after {attempt} attempts: {exc.sqlstate} {exc}"
+                        f"gave up after {transient_failures} attempts: {exc.sqlstate} {exc}"
                     ) from exc
                 self.counters.retries += 1
-                await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
+                await asyncio.sleep(random.uniform(0, 0.002 * 2**transient_failures))
             except _PoolExhaustedError:
                 raise
             except StoreUnavailableError:
                 if not idempotent or reconnected:
                     raise
-                reconnected = True
-                attempt -= 1  # a reconnect is not one of the transient attempts
+                reconnected = True  # one more try, not one of the transient attempts
             except asyncpg.QueryCanceledError as exc:
                 raise StoreTimeoutError(
                     f"the database cancelled the statement ({exc}); statement_timeout reached "

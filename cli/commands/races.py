@@ -109,20 +109,9 @@ def run(args: argparse.Namespace) -> int:
         if bad:
             raise SystemExit(f"chatkit-pg races: --concurrency must be 1..{CONNECTION_BUDGET}")
         profile = replace(profile, concurrency=args.concurrency)
-    strategies = args.strategies or list(STRATEGIES)
-    unknown = [s for s in strategies if s not in STRATEGIES]
-    if unknown:
-        raise SystemExit(
-            f"chatkit-pg races: unknown strategies {', '.join(unknown)}; "
-            f"choose from {', '.join(STRATEGIES)}"
-        )
-    scenarios = args.scenarios or list(SCENARIOS)
-    unknown = [s for s in scenarios if s not in SCENARIOS]
-    if unknown:
-        raise SystemExit(
-            f"chatkit-pg races: unknown scenarios {', '.join(unknown)}; "
-            f"choose from {', '.join(SCENARIOS)}"
-        )
+    # Checked here as well as by the producer: a typo fails before a database starts.
+    strategies = _chosen("strategies", args.strategies, list(STRATEGIES))
+    scenarios = _chosen("scenarios", args.scenarios, list(SCENARIOS))
 
     folder = RunFolder.at(args.results)
     matrix = folder.path / RunFolder.RACE_MATRIX_FILE
@@ -159,6 +148,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {line}", file=sys.stderr)
         return 1
     return 0
+
+
+def _chosen(what: str, given: list[str] | None, known: list[str]) -> list[str]:
+    """``given`` (default: every known name), refused whole if any name is unknown."""
+    chosen = given or known
+    unknown = [name for name in chosen if name not in known]
+    if unknown:
+        raise SystemExit(
+            f"chatkit-pg races: unknown {what} {', '.join(unknown)}; choose from {', '.join(known)}"
+        )
+    return chosen
 
 
 async def _race(

@@ -60,6 +60,16 @@ def _status_failure(status: int, body: str) -> StreamFailure:
     return StreamFailure(kind, f"{status} {_short(body)}")
 
 
+def _raise_for_status(resp: Any) -> None:
+    """A non-200 answer as its failure kind (status 0: the connection itself failed)."""
+    if resp.status_code == 200:
+        return
+    error = getattr(resp, "error", None)
+    if resp.status_code == 0 and error is not None:
+        raise _exception_failure(error)
+    raise _status_failure(resp.status_code, resp.text or "")
+
+
 def _exception_failure(exc: BaseException) -> StreamFailure:
     if isinstance(exc, StreamFailure):
         return exc
@@ -133,11 +143,7 @@ class ChatKitClient:
             catch_response=True,
         ) as resp:
             try:
-                if resp.status_code != 200:
-                    error = getattr(resp, "error", None)
-                    if resp.status_code == 0 and error is not None:
-                        raise _exception_failure(error)
-                    raise _status_failure(resp.status_code, resp.text or "")
+                _raise_for_status(resp)
                 try:
                     payload = json.loads(resp.content or b"")
                 except ValueError:
@@ -204,11 +210,7 @@ class ChatKitClient:
             catch_response=True,
         ) as resp:
             try:
-                if resp.status_code != 200:
-                    error = getattr(resp, "error", None)
-                    if resp.status_code == 0 and error is not None:
-                        raise _exception_failure(error)
-                    raise _status_failure(resp.status_code, resp.text or "")
+                _raise_for_status(resp)
                 length = self._read_events(resp, kind, check, started, started_at)
                 check.finish()
             except Exception as exc:  # every way a stream can break becomes a named failure

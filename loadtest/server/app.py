@@ -143,9 +143,13 @@ def _invalid_request(exc: BaseException) -> str:
     return f"invalid ChatKit request: {errors}"
 
 
-def _unreachable(exc: BaseException) -> str:
-    reason = exc.args[0] if exc.args else type(exc).__name__
-    return f"cannot connect to the database: {reason}"
+DATABASE_UNAVAILABLE: Final = "database unavailable"
+
+
+def _unavailable(exc: BaseException) -> str:
+    # The driver's text names the database host and port: log it, never send it.
+    logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    return DATABASE_UNAVAILABLE
 
 
 def _invalid_value(exc: BaseException) -> str:
@@ -182,12 +186,13 @@ ERROR_RULES: Final[tuple[ErrorRule, ...]] = (
     # Before ValueError: pydantic's ValidationError is one.
     ErrorRule((ValidationError,), 400, "invalid_request", _invalid_request),
     ErrorRule((StoreTimeoutError,), 504, "store_timeout"),
-    ErrorRule((StoreUnavailableError, TransientConflictError), 503, "unavailable", headers=RETRY),
+    ErrorRule((StoreUnavailableError,), 503, "unavailable", _unavailable, RETRY),
+    ErrorRule((TransientConflictError,), 503, "unavailable", headers=RETRY),
     ErrorRule((SortKeyConflictError,), 409, "sort_key_conflict"),
     # The pool's connect can raise the driver adapter's error unwrapped (seen while
     # PostgreSQL shuts down: "the database system is shutting down"). The store should say
     # StoreUnavailableError there; until it does, this is the same 503.
-    ErrorRule(DBAPI_ERRORS, 503, "database_unreachable", _unreachable),
+    ErrorRule(DBAPI_ERRORS, 503, "database_unreachable", _unavailable),
     # SQLSTATE class 22: a request value PostgreSQL cannot hold (NUL in an id the store did
     # not check on a read). The message names the value's problem only.
     ErrorRule((asyncpg.DataError,), 400, "invalid_value", _invalid_value),
@@ -272,9 +277,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         try:
             async with store.connection() as conn:
                 await conn.fetchval("SELECT 1")
-        except Exception as exc:  # any failure means "not healthy"; say which
-            message = f"database check failed: {type(exc).__name__}: {exc}"
-            return _json_error(503, message, code="database_unreachable")
+        except Exception as exc:  # any failure means "not healthy"; the log says which
+            return _json_error(503, _unavailable(exc), code="database_unreachable")
         return JSONResponse({"status": "ok", "strategy": settings.strategy})
 
     @app.get("/metrics")

@@ -140,3 +140,25 @@ def test_health_and_metrics(client: httpx.Client) -> None:
     metrics = client.get("/metrics").json()
     assert metrics["operations"]["add_thread_item"]["count"] >= 1
     assert {"p50_ms", "p95_ms", "count"} <= set(metrics["operations"]["load_thread"])
+
+
+async def test_an_unreachable_database_is_a_503_that_names_no_endpoint() -> None:
+    """503 and /healthz bodies say "database unavailable", never the host, port or password."""
+    from chatkit_pg.loadtest.server import ServerSettings, create_app
+
+    dsn = "postgresql://app:s3cret@127.0.0.1:1/chatkit"  # nothing listens on port 1
+    app = create_app(ServerSettings(dsn=dsn))
+    transport = httpx.ASGITransport(app=app)  # no lifespan: the database is never migrated
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        health = await client.get("/healthz")
+        listed = await client.post(
+            "/chatkit",
+            json={"type": "threads.list", "params": {"limit": 5}},
+            headers={"X-User-Id": "alice"},
+        )
+    await app.state.store.close()
+    for resp in (health, listed):
+        assert resp.status_code == 503, resp.text
+        assert resp.json()["error"] == "database unavailable"
+        for secret in ("127.0.0.1", "s3cret", ":1", "Connect call failed"):
+            assert secret not in resp.text

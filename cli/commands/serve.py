@@ -8,7 +8,12 @@ import signal
 
 from chatkit_pg.dsn import mask_dsn
 from chatkit_pg.harness.provision import start_server
-from chatkit_pg.loadtest.server.settings import ServerSettings, env_name, option_name
+from chatkit_pg.loadtest.server.settings import (
+    ServerSettings,
+    env_name,
+    option_name,
+    value_parser,
+)
 
 from ._common import add_dsn_option
 
@@ -40,7 +45,7 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     for f in ServerSettings.option_fields():
         group.add_argument(
             option_name(f.name),
-            type=type(f.default),
+            type=value_parser(type(f.default)),
             default=os.environ.get(env_name(f.name)) or f.default,
             help=f"{f.metadata['help']} (default ${env_name(f.name)}, else {f.default})",
         )

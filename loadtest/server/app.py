@@ -225,6 +225,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         sort_key_strategy=settings.strategy,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
+        pgbouncer=settings.pgbouncer,
         application_name="chatkit-pg-server",
     )
     server = DeterministicChatKitServer(store, settings)

@@ -13,7 +13,7 @@ same way.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields, replace
 from typing import Any, Final
 
@@ -26,6 +26,24 @@ ENV_PREFIX: Final = "CHATKIT_SERVER_"
 def _setting(default: Any, help_text: str) -> Any:
     """A field that is also a command-line option (``--pool-size``) and an env var."""
     return field(default=default, metadata={"help": help_text})
+
+
+_TRUE: Final = ("1", "true", "yes", "on")
+_FALSE: Final = ("0", "false", "no", "off")
+
+
+def value_parser(kind: type[Any]) -> Callable[[str], Any]:
+    """How an option or variable of a field of type ``kind`` is read from text."""
+    if kind is not bool:
+        return kind
+
+    def boolean(raw: str) -> bool:
+        lowered = raw.strip().lower()
+        if lowered in _TRUE or lowered in _FALSE:
+            return lowered in _TRUE
+        raise ValueError(f"expected one of {'/'.join(_TRUE + _FALSE)}, got {raw!r}")
+
+    return boolean
 
 
 def option_name(name: str) -> str:
@@ -59,6 +77,8 @@ class ServerSettings:
         widget_ratio: share of responses that also emit a widget item (0..1).
         workflow_ratio: share of responses that start with a workflow item (0..1).
         max_body_bytes: request bodies above this are refused with 413.
+        pgbouncer: the DSN reaches PostgreSQL through PgBouncer in transaction mode (the
+            store then keeps no prepared statements and sets no session settings).
     """
 
     dsn: str = field(default="", repr=False)  # may hold a password
@@ -73,6 +93,7 @@ class ServerSettings:
     widget_ratio: float = _setting(0.1, "share of replies with a widget")
     workflow_ratio: float = _setting(0.1, "share of replies with a workflow")
     max_body_bytes: int = _setting(1024 * 1024, "larger request bodies get 413")
+    pgbouncer: bool = _setting(False, "the database is behind PgBouncer in transaction mode")
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -145,7 +166,7 @@ class ServerSettings:
                 continue
             kind: type[Any] = type(f.default)
             try:
-                values[f.name] = kind(raw)
+                values[f.name] = value_parser(kind)(raw)
             except ValueError:
                 raise ValueError(f"{key}={raw!r} is not a valid {kind.__name__}") from None
         return cls(**values)

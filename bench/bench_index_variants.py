@@ -20,6 +20,17 @@ import pytest
 from chatkit.types import ThreadMetadata
 
 from chatkit_pg import sql
+from chatkit_pg.harness.vocabulary import (
+    ADD_THREAD_ITEM,
+    INDEX_READ,
+    INDEX_WRITE,
+    ITEMS_PAGE_DEEP,
+    ITEMS_PAGE_FIRST,
+    LOAD_ITEM,
+    STORE,
+    THREADS_PAGE_DEEP,
+    THREADS_PAGE_FIRST,
+)
 
 from .databases import BenchDatabases, VariantDatabase
 from .explain import explain, write_plan
@@ -55,8 +66,8 @@ def _reads(db: VariantDatabase, profile: Profile) -> dict[str, Read]:
     middle = items[len(items) // 2]
     item_cursor, thread_cursor = items[::-1][deep - 1], threads[thread_deep - 1]
     return {
-        "items_page_first": Read(
-            "items_page_first",
+        ITEMS_PAGE_FIRST: Read(
+            ITEMS_PAGE_FIRST,
             lambda: store.load_thread_items(DEEP_THREAD_ID, None, PAGE_SIZE, ORDER, CONTEXT),
             sql.SELECT_ITEMS_FIRST_PAGE_SQL[ORDER],
             (DEEP_THREAD_ID, USER_ID, fetch),
@@ -64,8 +75,8 @@ def _reads(db: VariantDatabase, profile: Profile) -> dict[str, Read]:
             PAGE_SIZE,
             lambda page: page.data[0].id == items[-1],
         ),
-        "items_page_deep": Read(
-            "items_page_deep",
+        ITEMS_PAGE_DEEP: Read(
+            ITEMS_PAGE_DEEP,
             lambda: store.load_thread_items(DEEP_THREAD_ID, item_cursor, PAGE_SIZE, ORDER, CONTEXT),
             sql.SELECT_ITEMS_NEXT_PAGE_SQL[ORDER],
             (DEEP_THREAD_ID, USER_ID, fetch, item_cursor),
@@ -73,8 +84,8 @@ def _reads(db: VariantDatabase, profile: Profile) -> dict[str, Read]:
             PAGE_SIZE,
             lambda page: page.data[0].id == items[::-1][deep],
         ),
-        "load_item": Read(
-            "load_item",
+        LOAD_ITEM: Read(
+            LOAD_ITEM,
             lambda: store.load_item(DEEP_THREAD_ID, middle, CONTEXT),
             sql.SELECT_ITEM_SQL,
             (DEEP_THREAD_ID, USER_ID, middle),
@@ -82,8 +93,8 @@ def _reads(db: VariantDatabase, profile: Profile) -> dict[str, Read]:
             None,
             lambda item: item.id == middle,
         ),
-        "threads_page_first": Read(
-            "threads_page_first",
+        THREADS_PAGE_FIRST: Read(
+            THREADS_PAGE_FIRST,
             lambda: store.load_threads(PAGE_SIZE, None, ORDER, CONTEXT),
             sql.SELECT_THREADS_FIRST_PAGE_SQL[ORDER],
             (USER_ID, fetch),
@@ -91,8 +102,8 @@ def _reads(db: VariantDatabase, profile: Profile) -> dict[str, Read]:
             PAGE_SIZE,
             lambda page: page.data[0].id == threads[0],
         ),
-        "threads_page_deep": Read(
-            "threads_page_deep",
+        THREADS_PAGE_DEEP: Read(
+            THREADS_PAGE_DEEP,
             lambda: store.load_threads(PAGE_SIZE, thread_cursor, ORDER, CONTEXT),
             sql.SELECT_THREADS_NEXT_PAGE_SQL[ORDER],
             (USER_ID, fetch, thread_cursor),
@@ -122,8 +133,8 @@ def _read(
     record(
         benchmark,
         profile.name,
-        kind="index_read",
-        method="store",
+        kind=INDEX_READ,
+        method=STORE,
         variant=variant,
         query=query,
         depth=read.depth,
@@ -146,52 +157,52 @@ def _read(
 VARIANT_NAMES = tuple(VARIANTS)
 
 
-@pytest.mark.benchmark(group="index_read")
+@pytest.mark.benchmark(group=INDEX_READ)
 @pytest.mark.parametrize("variant", VARIANT_NAMES)
 def test_items_page_first(
     benchmark: Any, loop: Any, databases: Any, profile: Profile, variant: str
 ) -> None:
     """Newest page of the deep thread (load_thread_items, no cursor)."""
-    _read(benchmark, loop, databases, profile, variant, "items_page_first")
+    _read(benchmark, loop, databases, profile, variant, ITEMS_PAGE_FIRST)
 
 
-@pytest.mark.benchmark(group="index_read")
+@pytest.mark.benchmark(group=INDEX_READ)
 @pytest.mark.parametrize("variant", VARIANT_NAMES)
 def test_items_page_deep(
     benchmark: Any, loop: Any, databases: Any, profile: Profile, variant: str
 ) -> None:
     """A page at the profile's deepest depth (cursor resolved by primary key)."""
-    _read(benchmark, loop, databases, profile, variant, "items_page_deep")
+    _read(benchmark, loop, databases, profile, variant, ITEMS_PAGE_DEEP)
 
 
-@pytest.mark.benchmark(group="index_read")
+@pytest.mark.benchmark(group=INDEX_READ)
 @pytest.mark.parametrize("variant", VARIANT_NAMES)
 def test_load_item(
     benchmark: Any, loop: Any, databases: Any, profile: Profile, variant: str
 ) -> None:
     """One item by id (load_item)."""
-    _read(benchmark, loop, databases, profile, variant, "load_item")
+    _read(benchmark, loop, databases, profile, variant, LOAD_ITEM)
 
 
-@pytest.mark.benchmark(group="index_read")
+@pytest.mark.benchmark(group=INDEX_READ)
 @pytest.mark.parametrize("variant", VARIANT_NAMES)
 def test_threads_page_first(
     benchmark: Any, loop: Any, databases: Any, profile: Profile, variant: str
 ) -> None:
     """Newest page of the heavy user's thread list (load_threads)."""
-    _read(benchmark, loop, databases, profile, variant, "threads_page_first")
+    _read(benchmark, loop, databases, profile, variant, THREADS_PAGE_FIRST)
 
 
-@pytest.mark.benchmark(group="index_read")
+@pytest.mark.benchmark(group=INDEX_READ)
 @pytest.mark.parametrize("variant", VARIANT_NAMES)
 def test_threads_page_deep(
     benchmark: Any, loop: Any, databases: Any, profile: Profile, variant: str
 ) -> None:
     """A deep page of the thread list, through the block of equal created_at values."""
-    _read(benchmark, loop, databases, profile, variant, "threads_page_deep")
+    _read(benchmark, loop, databases, profile, variant, THREADS_PAGE_DEEP)
 
 
-@pytest.mark.benchmark(group="index_write")
+@pytest.mark.benchmark(group=INDEX_WRITE)
 @pytest.mark.parametrize("variant", VARIANT_NAMES)
 def test_add_thread_item(
     benchmark: Any,
@@ -218,12 +229,12 @@ def test_add_thread_item(
         record(
             benchmark,
             profile.name,
-            kind="index_write",
-            method="store",
+            kind=INDEX_WRITE,
+            method=STORE,
             strategy="counter",
             variant=variant,
             concurrency=1,
-            query="add_thread_item",
+            query=ADD_THREAD_ITEM,
             failed_adds=sum(run.failed),
             **run.measured(profile.write_rounds),
         )

@@ -13,6 +13,16 @@ from typing import Any
 
 import pytest
 
+from chatkit_pg.harness.vocabulary import (
+    ITEMS_PAGE,
+    KEYSET,
+    LOAD_THREAD_ITEMS,
+    LOAD_THREADS,
+    OFFSET,
+    RAW_ASYNCPG,
+    THREADS_PAGE,
+)
+
 from .baselines import offset_items_page, offset_threads_page, raw_items_page
 from .databases import BenchDatabases, VariantDatabase
 from .measure import record, timed_stats
@@ -49,7 +59,7 @@ def _record(benchmark: Any, profile: Profile, kind: str, method: str, **values: 
     record(benchmark, profile.name, kind=kind, method=method, **values, **timed_stats(benchmark))
 
 
-@pytest.mark.benchmark(group="items_page")
+@pytest.mark.benchmark(group=ITEMS_PAGE)
 @pytest.mark.parametrize("order", ORDERS)
 def test_items_keyset_store(
     benchmark: Any,
@@ -74,18 +84,18 @@ def test_items_keyset_store(
     _record(
         benchmark,
         profile,
-        "items_page",
-        "keyset",
+        ITEMS_PAGE,
+        KEYSET,
         depth=depth,
         page_size=page_size,
         order=order,
-        query="load_thread_items",
+        query=LOAD_THREAD_ITEMS,
         variant="recommended",
     )
     assert [page.data[0].id, len(page.data), page.has_more] == [first, page_size, True]
 
 
-@pytest.mark.benchmark(group="items_page")
+@pytest.mark.benchmark(group=ITEMS_PAGE)
 @pytest.mark.parametrize("order", ORDERS)
 def test_items_keyset_raw_asyncpg(
     benchmark: Any,
@@ -108,19 +118,19 @@ def test_items_keyset_raw_asyncpg(
     _record(
         benchmark,
         profile,
-        "items_page",
-        "raw_asyncpg",
+        ITEMS_PAGE,
+        RAW_ASYNCPG,
         depth=depth,
         page_size=page_size,
         order=order,
-        query="load_thread_items",
+        query=LOAD_THREAD_ITEMS,
         variant="recommended",
     )
     assert json.loads(rows[0]["data"])["id"] == first
     assert len(rows) == page_size + 1
 
 
-@pytest.mark.benchmark(group="items_page")
+@pytest.mark.benchmark(group=ITEMS_PAGE)
 @pytest.mark.parametrize("order", ORDERS)
 def test_items_offset(
     benchmark: Any,
@@ -142,18 +152,18 @@ def test_items_offset(
     _record(
         benchmark,
         profile,
-        "items_page",
-        "offset",
+        ITEMS_PAGE,
+        OFFSET,
         depth=depth,
         page_size=page_size,
         order=order,
-        query="load_thread_items",
+        query=LOAD_THREAD_ITEMS,
         variant="recommended",
     )
     assert [page.data[0].id, len(page.data)] == [first, page_size]
 
 
-@pytest.mark.benchmark(group="threads_page")
+@pytest.mark.benchmark(group=THREADS_PAGE)
 @pytest.mark.parametrize("order", ORDERS)
 def test_threads_keyset_store(
     benchmark: Any,
@@ -176,18 +186,18 @@ def test_threads_keyset_store(
     _record(
         benchmark,
         profile,
-        "threads_page",
-        "keyset",
+        THREADS_PAGE,
+        KEYSET,
         depth=thread_depth,
         page_size=page_size,
         order=order,
-        query="load_threads",
+        query=LOAD_THREADS,
         variant="recommended",
     )
     assert [page.data[0].id, len(page.data)] == [first, page_size]
 
 
-@pytest.mark.benchmark(group="threads_page")
+@pytest.mark.benchmark(group=THREADS_PAGE)
 @pytest.mark.parametrize("order", ORDERS)
 def test_threads_offset(
     benchmark: Any,
@@ -209,12 +219,12 @@ def test_threads_offset(
     _record(
         benchmark,
         profile,
-        "threads_page",
-        "offset",
+        THREADS_PAGE,
+        OFFSET,
         depth=thread_depth,
         page_size=page_size,
         order=order,
-        query="load_threads",
+        query=LOAD_THREADS,
         variant="recommended",
     )
     assert [page.data[0].id, len(page.data)] == [first, page_size]

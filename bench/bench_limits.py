@@ -24,6 +24,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from chatkit_pg.engine import async_url
 from chatkit_pg.harness.provision import ProvisioningError
 from chatkit_pg.harness.results import RunFolder
+from chatkit_pg.harness.vocabulary import (
+    ADD_ITEM_COUNTER_SQL,
+    ADD_THREAD_ITEM,
+    BEGIN_SELECT_INSERT_COMMIT,
+    LIMIT,
+    ORM_SKETCH,
+    PGBENCH_COUNTER,
+    RAW_ASYNCPG,
+    SESSION_GET_ADD_COMMIT,
+    SQLALCHEMY_CORE,
+    STORE,
+)
 
 from . import baselines, pgbench_runner
 from .databases import BenchDatabases
@@ -92,9 +104,9 @@ def _insert(
     record(
         benchmark,
         profile.name,
-        kind="limit",
+        kind=LIMIT,
         method=method,
-        strategy="counter" if "counter" in query or method == "store" else None,
+        strategy="counter" if "counter" in query or method == STORE else None,
         concurrency=1,
         query=query,
         **timed_stats(benchmark),
@@ -111,8 +123,8 @@ def test_raw_asyncpg_two_step(benchmark: Any, loop: Any, limits: Limits, profile
         profile,
         lambda: (limits.raw, baselines.item_params(thread_id, USER, limits.item(thread_id))),
         baselines.raw_two_step_insert,
-        "raw_asyncpg",
-        "begin_select_insert_commit",
+        RAW_ASYNCPG,
+        BEGIN_SELECT_INSERT_COMMIT,
     )
 
 
@@ -128,8 +140,8 @@ def test_raw_asyncpg_counter_sql(
         profile,
         lambda: (limits.raw, baselines.item_params(thread_id, USER, limits.item(thread_id))),
         baselines.raw_counter_insert,
-        "raw_asyncpg",
-        "add_item_counter_sql",
+        RAW_ASYNCPG,
+        ADD_ITEM_COUNTER_SQL,
     )
 
 
@@ -151,8 +163,8 @@ def test_sqlalchemy_core_two_step(
         profile,
         args,
         baselines.core_two_step_insert,
-        "sqlalchemy_core",
-        "begin_select_insert_commit",
+        SQLALCHEMY_CORE,
+        BEGIN_SELECT_INSERT_COMMIT,
     )
 
 
@@ -168,15 +180,15 @@ def test_sqlalchemy_core_counter_sql(
         profile,
         lambda: (limits.engine, baselines.item_params(thread_id, USER, limits.item(thread_id))),
         baselines.core_counter_insert,
-        "sqlalchemy_core",
-        "add_item_counter_sql",
+        SQLALCHEMY_CORE,
+        ADD_ITEM_COUNTER_SQL,
     )
 
 
 @pytest.mark.benchmark(group="limit")
 def test_orm_sketch(benchmark: Any, loop: Any, limits: Limits, profile: Profile) -> None:
     """The design sketch's ORM path: session.get(thread) + session.add(item) + commit."""
-    thread_id = limits.thread(loop, "orm_sketch")
+    thread_id = limits.thread(loop, ORM_SKETCH)
     sessions = baselines.orm_sessions(limits.engine)
     _insert(
         benchmark,
@@ -184,23 +196,23 @@ def test_orm_sketch(benchmark: Any, loop: Any, limits: Limits, profile: Profile)
         profile,
         lambda: (sessions, thread_id, USER, limits.item(thread_id)),
         baselines.orm_sketch_insert,
-        "orm_sketch",
-        "session_get_add_commit",
+        ORM_SKETCH,
+        SESSION_GET_ADD_COMMIT,
     )
 
 
 @pytest.mark.benchmark(group="limit")
 def test_store_add_thread_item(benchmark: Any, loop: Any, limits: Limits, profile: Profile) -> None:
     """PostgresStore.add_thread_item (default strategy), one client, warm pool."""
-    thread_id = limits.thread(loop, "store")
+    thread_id = limits.thread(loop, STORE)
     _insert(
         benchmark,
         loop,
         profile,
         lambda: (thread_id, limits.item(thread_id), WRITER_CONTEXT),
         limits.store.add_thread_item,
-        "store",
-        "add_thread_item",
+        STORE,
+        ADD_THREAD_ITEM,
     )
 
 
@@ -253,5 +265,5 @@ def test_pgbench_limit(
     databases.results.write_json(RunFolder.PGBENCH_FILE, {"runs": documents}, conditions)
     assert all(r.transactions > 0 and r.failed_transactions == 0 for r in runs), documents
     # The counter script is the store's statement: gapless keys, one per committed row.
-    counter_transactions = sum(r.transactions for r in runs if r.script == "hot_thread_counter")
+    counter_transactions = sum(r.transactions for r in runs if r.script == PGBENCH_COUNTER)
     assert counter_rows == last_key >= counter_transactions

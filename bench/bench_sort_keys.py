@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 
 from chatkit_pg import STRATEGIES
-from chatkit_pg.harness.vocabulary import SCENARIOS
+from chatkit_pg.harness.vocabulary import (
+    ADD_THREAD_ITEM,
+    SCENARIOS,
+    SORT_KEY,
+    SPREAD,
+    STORE,
+)
 
 from .databases import BenchDatabases
 from .measure import record
@@ -49,7 +55,7 @@ async def _threads(store: Any, count: int, label: str) -> list[str]:
     return [row[0] for row in rows]
 
 
-@pytest.mark.benchmark(group="sort_key")
+@pytest.mark.benchmark(group=SORT_KEY)
 @pytest.mark.parametrize("scenario", SCENARIOS)
 @pytest.mark.parametrize("strategy", tuple(STRATEGIES))
 def test_add_thread_item(
@@ -69,8 +75,8 @@ def test_add_thread_item(
         rng = random.Random(zlib.crc32(f"{strategy}/{scenario}/{concurrency}".encode()))
         loop.run_until_complete(warm_pool(store, concurrency))
         spread = (
-            loop.run_until_complete(_threads(store, profile.spread_threads, "spread"))
-            if scenario == "spread"
+            loop.run_until_complete(_threads(store, profile.spread_threads, SPREAD))
+            if scenario == SPREAD
             else None
         )
         run = WriteRun()
@@ -93,12 +99,12 @@ def test_add_thread_item(
         info = record(
             benchmark,
             profile.name,
-            kind="sort_key",
-            method="store",
+            kind=SORT_KEY,
+            method=STORE,
             strategy=strategy,
             scenario=scenario,
             concurrency=concurrency,
-            query="add_thread_item",
+            query=ADD_THREAD_ITEM,
             duplicates=duplicates,
             failed_adds=sum(run.failed),
             retries=store.counters.retries - retries_before,

@@ -12,6 +12,8 @@ import math
 from collections.abc import Sequence
 from typing import Any, Final
 
+from chatkit_pg.harness.vocabulary import KINDS, METHODS, PERCENTILES
+
 EXTRA_KEYS: Final = (
     "kind",
     "method",
@@ -32,9 +34,6 @@ EXTRA_KEYS: Final = (
     "retries",
     "profile",
 )
-KINDS: Final = ("sort_key", "items_page", "threads_page", "index_read", "index_write", "limit")
-METHODS: Final = ("store", "keyset", "offset", "raw_asyncpg", "sqlalchemy_core", "orm_sketch")
-PERCENTILES: Final = (50, 95, 99)
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:

@@ -27,8 +27,9 @@ import pytest
 
 from chatkit_pg import sql
 from chatkit_pg.harness.provision import PostgresServer, ProvisioningError
+from chatkit_pg.harness.vocabulary import PGBENCH_COUNTER, PGBENCH_INSERT, PGBENCH_SCRIPTS
 
-SCRIPTS: Final = ("insert_one_row", "hot_thread_counter")
+SCRIPTS: Final = PGBENCH_SCRIPTS
 # Where the session keeps this run's pgbench results for summary.json.
 RUNS_KEY: Final = pytest.StashKey[list[dict[str, Any]]]()
 PGBENCH_USER: Final = "pgbench_user"
@@ -75,7 +76,7 @@ def scripts() -> dict[str, str]:
     }.items():
         counter = counter.replace(f"${n}", value)
     counter = " ".join(counter.split()) + ";\n"
-    return {"insert_one_row": insert, "hot_thread_counter": counter}
+    return {PGBENCH_INSERT: insert, PGBENCH_COUNTER: counter}
 
 
 async def prepare_database(conn: asyncpg.Connection) -> None:

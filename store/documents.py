@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import pydantic_core
 from pydantic import BaseModel, TypeAdapter
@@ -95,22 +95,32 @@ def _children(value: Any) -> list[tuple[str, Any]]:
     return []
 
 
+_LEAVES: Final = (str, int, bool, type(None), datetime)
+
+
 def _has_non_finite(value: Any) -> bool:
-    # Iterative and path-free: this runs on every write.
+    # Iterative, path-free, and leaves are never pushed: this runs on every write.
     stack = [value]
     while stack:
         current = stack.pop()
         if isinstance(current, float):
             if not math.isfinite(current):
                 return True
-        elif isinstance(current, BaseModel):
-            stack.extend(current.__dict__.values())
+            continue
+        if isinstance(current, BaseModel):
+            children: Any = current.__dict__.values()
             if current.__pydantic_extra__:
                 stack.extend(current.__pydantic_extra__.values())
         elif isinstance(current, dict):
-            stack.extend(current.values())
+            children = current.values()
         elif isinstance(current, list | tuple):
-            stack.extend(current)
+            children = current
+        else:
+            continue
+        for child in children:
+            if type(child) in _LEAVES:
+                continue
+            stack.append(child)
     return False
 
 

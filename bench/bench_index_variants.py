@@ -11,15 +11,12 @@ from __future__ import annotations
 import asyncio
 import random
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from chatkit.types import ThreadMetadata
 
-from chatkit_pg import sql
 from chatkit_pg.harness.vocabulary import (
     ADD_THREAD_ITEM,
     INDEX_READ,
@@ -32,86 +29,13 @@ from chatkit_pg.harness.vocabulary import (
     THREADS_PAGE_FIRST,
 )
 
-from .databases import BenchDatabases, VariantDatabase
+from .databases import BenchDatabases
 from .explain import explain, write_plan
 from .measure import record, timed_stats
 from .profiles import Profile
-from .seed import DEEP_THREAD_ID, USER_ID
+from .reads import ORDER, index_reads
 from .variants import VARIANTS
 from .writers import WRITER_CONTEXT, WriteRun, make_jobs, run_round
-
-CONTEXT = {"user_id": USER_ID}
-PAGE_SIZE = 20
-ORDER = "desc"  # what a chat UI loads: the newest page first, then older ones
-
-
-@dataclass(frozen=True)
-class Read:
-    """One read: the store call to time, and the statement + parameters it sends."""
-
-    query: str
-    call: Callable[[], Any]
-    statement: str
-    params: tuple[Any, ...]
-    depth: int | None
-    page_size: int | None
-    check: Callable[[Any], bool]
-
-
-def _reads(db: VariantDatabase, profile: Profile) -> dict[str, Read]:
-    items, threads = db.seed.deep_item_ids, db.seed.heavy_thread_ids[::-1]
-    deep, thread_deep = profile.deepest, max(profile.thread_page_depths)
-    fetch = PAGE_SIZE + 1
-    store = db.store
-    middle = items[len(items) // 2]
-    item_cursor, thread_cursor = items[::-1][deep - 1], threads[thread_deep - 1]
-    return {
-        ITEMS_PAGE_FIRST: Read(
-            ITEMS_PAGE_FIRST,
-            lambda: store.load_thread_items(DEEP_THREAD_ID, None, PAGE_SIZE, ORDER, CONTEXT),
-            sql.SELECT_ITEMS_FIRST_PAGE_SQL[ORDER],
-            (DEEP_THREAD_ID, USER_ID, fetch),
-            0,
-            PAGE_SIZE,
-            lambda page: page.data[0].id == items[-1],
-        ),
-        ITEMS_PAGE_DEEP: Read(
-            ITEMS_PAGE_DEEP,
-            lambda: store.load_thread_items(DEEP_THREAD_ID, item_cursor, PAGE_SIZE, ORDER, CONTEXT),
-            sql.SELECT_ITEMS_NEXT_PAGE_SQL[ORDER],
-            (DEEP_THREAD_ID, USER_ID, fetch, item_cursor),
-            deep,
-            PAGE_SIZE,
-            lambda page: page.data[0].id == items[::-1][deep],
-        ),
-        LOAD_ITEM: Read(
-            LOAD_ITEM,
-            lambda: store.load_item(DEEP_THREAD_ID, middle, CONTEXT),
-            sql.SELECT_ITEM_SQL,
-            (DEEP_THREAD_ID, USER_ID, middle),
-            None,
-            None,
-            lambda item: item.id == middle,
-        ),
-        THREADS_PAGE_FIRST: Read(
-            THREADS_PAGE_FIRST,
-            lambda: store.load_threads(PAGE_SIZE, None, ORDER, CONTEXT),
-            sql.SELECT_THREADS_FIRST_PAGE_SQL[ORDER],
-            (USER_ID, fetch),
-            0,
-            PAGE_SIZE,
-            lambda page: page.data[0].id == threads[0],
-        ),
-        THREADS_PAGE_DEEP: Read(
-            THREADS_PAGE_DEEP,
-            lambda: store.load_threads(PAGE_SIZE, thread_cursor, ORDER, CONTEXT),
-            sql.SELECT_THREADS_NEXT_PAGE_SQL[ORDER],
-            (USER_ID, fetch, thread_cursor),
-            thread_deep,
-            PAGE_SIZE,
-            lambda page: page.data[0].id == threads[thread_deep],
-        ),
-    }
 
 
 def _read(
@@ -123,7 +47,7 @@ def _read(
     query: str,
 ) -> None:
     db = databases.variant(variant)
-    read = _reads(db, profile)[query]
+    read = index_reads(db, profile)[query]
     benchmark.group = f"index_read {query}"
     result = benchmark.pedantic(
         lambda: loop.run_until_complete(read.call()),

@@ -36,6 +36,8 @@ class Profile:
         read_rounds / read_warmup_rounds: timed and untimed calls of read benchmarks.
         single_rounds: timed calls of the one-client insert baselines.
         pgbench_seconds: duration of each pgbench run (an integer: pgbench's ``-T``).
+        compare_rounds: interleaved rounds of a comparison (one sample per variant each).
+        compare_calls: calls per variant in one round (their median is the round's sample).
     """
 
     name: str
@@ -56,6 +58,8 @@ class Profile:
     read_warmup_rounds: int
     single_rounds: int
     pgbench_seconds: int
+    compare_rounds: int
+    compare_calls: int
 
     def __post_init__(self) -> None:
         # Pages start where the deep thread's widget cycle (seed.py) restarts, in both orders.
@@ -92,6 +96,8 @@ SMOKE: Final = Profile(
     read_warmup_rounds=0,
     single_rounds=1,
     pgbench_seconds=1,
+    compare_rounds=3,
+    compare_calls=2,
 )
 
 QUICK: Final = Profile(
@@ -113,6 +119,8 @@ QUICK: Final = Profile(
     read_warmup_rounds=5,
     single_rounds=300,
     pgbench_seconds=5,
+    compare_rounds=30,
+    compare_calls=10,
 )
 
 FULL: Final = Profile(
@@ -134,6 +142,8 @@ FULL: Final = Profile(
     read_warmup_rounds=20,
     single_rounds=2_000,
     pgbench_seconds=15,
+    compare_rounds=60,
+    compare_calls=20,
 )
 
 PROFILES: Final[dict[str, Profile]] = {p.name: p for p in (SMOKE, QUICK, FULL)}

@@ -11,6 +11,7 @@
       bench/sizes.json                     table and index sizes per index variant
       bench/plans/<variant>/<query>.json   EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) per query
       bench/summary.json                   the bench goals as ratios measured in this run
+      bench/comparisons.json               interleaved comparisons: medians, ratios, 95% intervals
       races/race_matrix.json               strategy x scenario x concurrency -> checked counts
       loadtest/                            locust_*.csv, locust_report.html, run.json,
                                            integrity.json, server_metrics.json, server.log, acks/
@@ -72,6 +73,7 @@ class RunFolder:
     SIZES_FILE: ClassVar[str] = "bench/sizes.json"
     PLANS_DIR: ClassVar[str] = "bench/plans"
     SUMMARY_FILE: ClassVar[str] = "bench/summary.json"
+    COMPARISONS_FILE: ClassVar[str] = "bench/comparisons.json"
     RACE_MATRIX_FILE: ClassVar[str] = "races/race_matrix.json"
     LOADTEST_DIR: ClassVar[str] = "loadtest"
     LOCUST_PREFIX: ClassVar[str] = "loadtest/locust"  # Locust --csv prefix

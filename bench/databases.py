@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import pytest
 
 from chatkit_pg import PostgresStore
 from chatkit_pg.harness.provision import PostgresServer, database_name
@@ -27,7 +28,7 @@ from chatkit_pg.harness.results import RunFolder
 from .explain import table_sizes, write_sizes
 from .profiles import Profile
 from .seed import SeedResult, seed
-from .variants import get_variant
+from .variants import get_variant, unsupported_reason
 
 
 @dataclass
@@ -56,6 +57,7 @@ class BenchDatabases:
     _seeded: tuple[str, SeedResult] | None = None
     _variants: dict[str, VariantDatabase] = field(default_factory=dict)
     _sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _unsupported: dict[str, str | None] = field(default_factory=dict)
     _created: list[str] = field(default_factory=list)
     _stores: list[PostgresStore[Any]] = field(default_factory=list)
 
@@ -114,8 +116,27 @@ class BenchDatabases:
         self._stores.remove(store)
         self.run(store.close())
 
+    def unsupported_reason(self, name: str) -> str | None:
+        """Why this server cannot hold variant ``name`` (asked once per name), or None."""
+        if name not in self._unsupported:
+            self._unsupported[name] = self.run(self._unsupported_reason(name))
+        return self._unsupported[name]
+
+    async def _unsupported_reason(self, name: str) -> str | None:
+        conn = await asyncpg.connect(self.server.dsn)
+        try:
+            return await unsupported_reason(conn, get_variant(name))
+        finally:
+            await conn.close()
+
     def variant(self, name: str) -> VariantDatabase:
-        """The seeded copy with variant ``name`` applied (made once per session)."""
+        """The seeded copy with variant ``name`` applied (made once per session).
+
+        A variant this server cannot hold skips the calling benchmark, saying why.
+        """
+        reason = self.unsupported_reason(name)
+        if reason is not None:
+            pytest.skip(reason)
         if name not in self._variants:
             template, result = self.seeded_template()
             self._variants[name] = self.run(self._variant(name, template, result))

@@ -1,4 +1,4 @@
-"""Index variants: THE one place that defines the index layouts the bench compares.
+"""Layout variants: THE one place that defines the index and storage layouts the bench compares.
 
 Each variant is DDL applied to a database already migrated to the store's head revision and
 seeded (a copy of the seeded template), so every variant holds the same rows. Production has
@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
+
+import asyncpg
 
 from chatkit_pg import sql
 from chatkit_pg.harness.results import RunFolder
@@ -38,12 +40,15 @@ class IndexVariant:
         description: one line for humans.
         ddl: statements that turn the migrated schema into this layout.
         sort_key_unique: whether ``UNIQUE (thread_id, sort_key)`` still exists.
+        requires: ``(setting, value)`` the server must offer in ``pg_settings.enumvals``
+            (e.g. lz4 TOAST compression, which not every build has); else it is skipped.
     """
 
     name: str
     description: str
     ddl: tuple[str, ...]
     sort_key_unique: bool
+    requires: tuple[str, str] | None = None
 
 
 RECOMMENDED: Final = IndexVariant(
@@ -99,25 +104,125 @@ COVERING: Final = IndexVariant(
     sort_key_unique=True,
 )
 
+PARTITIONS: Final = 8
+
+# The items table hash-partitioned by thread_id: every statement of the store names the
+# thread, so each touches one partition, and each partition's indexes are an eighth the size.
+# (Unique violations then name a partition's index, not the parent constraint: shipping this
+# would need the store to map those names.)
+HASH_PARTITIONED: Final = IndexVariant(
+    name="hash_partitioned",
+    description="recommended indexes on an items table hash-partitioned by thread_id "
+    f"({PARTITIONS} partitions)",
+    ddl=(
+        """
+        CREATE TABLE chatkit_thread_items_partitioned
+            (LIKE chatkit_thread_items INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
+            PARTITION BY HASH (thread_id)
+        """,
+        """
+        DO $$
+        BEGIN
+            FOR n IN 0..7 LOOP
+                EXECUTE format(
+                    'CREATE TABLE chatkit_thread_items_p%s PARTITION OF '
+                    'chatkit_thread_items_partitioned FOR VALUES WITH (MODULUS 8, REMAINDER %s)',
+                    n, n);
+            END LOOP;
+        END $$
+        """,
+        "INSERT INTO chatkit_thread_items_partitioned SELECT * FROM chatkit_thread_items",
+        "DROP TABLE chatkit_thread_items",
+        "ALTER TABLE chatkit_thread_items_partitioned RENAME TO chatkit_thread_items",
+        """
+        ALTER TABLE chatkit_thread_items
+            ADD CONSTRAINT pk_chatkit_thread_items PRIMARY KEY (thread_id, id),
+            ADD CONSTRAINT uq_chatkit_thread_items_thread_id_sort_key UNIQUE (thread_id, sort_key),
+            ADD CONSTRAINT fk_chatkit_thread_items_thread_id_chatkit_threads
+                FOREIGN KEY (thread_id) REFERENCES chatkit_threads (id) ON DELETE CASCADE
+        """,
+    ),
+    sort_key_unique=True,
+)
+
+# SET COMPRESSION / SET STORAGE apply to values written afterwards, so every document is
+# rewritten (json -> text -> json makes a fresh datum) and VACUUM FULL drops the old versions.
+_REWRITE_DOCUMENTS: Final = (
+    "UPDATE chatkit_threads SET data = data::text::json",
+    "UPDATE chatkit_thread_items SET data = data::text::json",
+    "VACUUM FULL chatkit_threads",
+    "VACUUM FULL chatkit_thread_items",
+)
+
+# The documents' storage. The shipped layout is `json` with the server's default TOAST
+# compression (pglz unless default_toast_compression says otherwise).
+LZ4: Final = IndexVariant(
+    name="lz4",
+    description="recommended, with the documents (threads and items data) TOAST-compressed "
+    "with lz4 instead of the default pglz",
+    ddl=(
+        "ALTER TABLE chatkit_threads ALTER COLUMN data SET COMPRESSION lz4",
+        "ALTER TABLE chatkit_thread_items ALTER COLUMN data SET COMPRESSION lz4",
+        *_REWRITE_DOCUMENTS,
+    ),
+    sort_key_unique=True,
+    requires=("default_toast_compression", "lz4"),
+)
+
+UNCOMPRESSED: Final = IndexVariant(
+    name="uncompressed",
+    description="recommended, with the documents stored out of line without compression "
+    "(STORAGE EXTERNAL)",
+    ddl=(
+        "ALTER TABLE chatkit_threads ALTER COLUMN data SET STORAGE EXTERNAL",
+        "ALTER TABLE chatkit_thread_items ALTER COLUMN data SET STORAGE EXTERNAL",
+        *_REWRITE_DOCUMENTS,
+    ),
+    sort_key_unique=True,
+)
+
 VARIANTS: Final[dict[str, IndexVariant]] = {
-    v.name: v for v in (RECOMMENDED, SKETCH, PK_ONLY, COVERING)
+    v.name: v
+    for v in (RECOMMENDED, SKETCH, PK_ONLY, COVERING, HASH_PARTITIONED, LZ4, UNCOMPRESSED)
 }
 
-# Sizes per table: heap + TOAST, all its indexes, and each index by name.
+# Sizes per table: heap + TOAST, all its indexes, and each index by name. A partitioned
+# table's sizes are its partitions' (pg_partition_tree lists a plain table as itself).
 SIZES_SQL: Final = """
 SELECT c.relname AS table_name,
-       pg_table_size(c.oid) AS table_bytes,
-       pg_indexes_size(c.oid) AS index_bytes,
+       sum(pg_table_size(r.relid)) AS table_bytes,
+       sum(pg_indexes_size(r.relid)) AS index_bytes,
        COALESCE(
            (SELECT json_object_agg(ic.relname, pg_relation_size(ic.oid))
               FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid
-             WHERE x.indrelid = c.oid),
+             WHERE ic.relkind = 'i'
+               AND x.indrelid IN (SELECT c.oid UNION SELECT relid FROM pg_partition_tree(c.oid))),
            '{}'::json
        )::text AS indexes
   FROM pg_class c
- WHERE c.relname = ANY($1::text[]) AND c.relkind = 'r'
+ CROSS JOIN LATERAL (
+       SELECT c.oid AS relid
+        UNION
+       SELECT t.relid FROM pg_partition_tree(c.oid) t
+       ) r
+ WHERE c.relname = ANY($1::text[]) AND c.relkind IN ('r', 'p')
    AND c.relnamespace = 'public'::regnamespace
+ GROUP BY c.oid, c.relname
 """
+
+# What the server can offer a variant (enum settings such as default_toast_compression).
+SETTING_CHOICES_SQL: Final = "SELECT enumvals FROM pg_settings WHERE name = $1"
+
+
+async def unsupported_reason(conn: asyncpg.Connection, variant: IndexVariant) -> str | None:
+    """Why this server cannot hold ``variant`` (e.g. a build without lz4), or None."""
+    if variant.requires is None:
+        return None
+    setting, value = variant.requires
+    choices = await conn.fetchval(SETTING_CHOICES_SQL, setting)
+    if choices is not None and value in choices:
+        return None
+    return f"variant {variant.name} needs {setting}={value}; this server offers {choices}"
 
 
 def get_variant(name: str) -> IndexVariant:

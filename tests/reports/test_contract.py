@@ -9,6 +9,7 @@ what :func:`~chatkit_pg.bench.summary.summarize` makes of the fixture's own entr
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -66,9 +67,15 @@ def spelled(module: str) -> set[str]:
             for inner in value.values():
                 add(inner)
 
-    for node in ast.walk(module_tree(module)):
+    tree = module_tree(module)
+    for node in ast.walk(tree):
         if isinstance(node, ast.Constant | ast.Name | ast.Attribute):
             add(resolve(node))
+        # A name the module imports from a sibling (``from .reads import ORDER``) counts too.
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+            sibling = vars(importlib.import_module(f"chatkit_pg.bench.{node.module}"))
+            for alias in node.names:
+                add(sibling.get(alias.name))
     return names
 
 
@@ -92,8 +99,8 @@ def test_fixture_benchmarks_carry_only_names_the_bench_writes(run: str) -> None:
 def test_vocabulary_names_the_reads_the_index_bench_times() -> None:
     reads = next(
         n
-        for n in ast.walk(module_tree("bench_index_variants"))
-        if isinstance(n, ast.FunctionDef) and n.name == "_reads"
+        for n in ast.walk(module_tree("reads"))
+        if isinstance(n, ast.FunctionDef) and n.name == "index_reads"
     )
     returned = next(n.value for n in ast.walk(reads) if isinstance(n, ast.Return))
     assert isinstance(returned, ast.Dict)

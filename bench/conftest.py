@@ -32,7 +32,7 @@ from .databases import BenchDatabases
 from .pgbench_runner import RUNS_KEY as PGBENCH_RUNS
 from .profiles import PROFILES, Profile, get_profile
 from .summary import format_table, summarize
-from .variants import write_variant_catalog
+from .variants import get_variant, write_variant_catalog
 
 FULL_PROFILE_TIMEOUT_S: Final = 3_600
 
@@ -53,6 +53,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="bench sizes: smoke (CI, seconds), quick (default, minutes), full (realistic "
         "scale); default $CHATKIT_PG_BENCH_PROFILE, else quick",
+    )
+    group.addoption(
+        "--variants",
+        default=None,
+        help="comma-separated layout variants to build and measure (default: all; the large "
+        "profile's copies are big, so choose there)",
     )
     group.addoption(
         "--results",
@@ -167,6 +173,7 @@ def conditions(
 
 @pytest.fixture(scope="session")
 def databases(
+    pytestconfig: pytest.Config,
     pg_server: PostgresServer,
     loop: asyncio.AbstractEventLoop,
     profile: Profile,
@@ -174,7 +181,15 @@ def databases(
     conditions: dict[str, Any],
 ) -> Iterator[BenchDatabases]:
     """Templates, variant copies and scratch databases; all dropped at the end."""
-    dbs = BenchDatabases(pg_server, loop, profile, results, conditions)
+    chosen = pytestconfig.getoption("--variants")
+    variants = None
+    if chosen:
+        variants = tuple(name.strip() for name in chosen.split(",") if name.strip())
+        for name in variants:
+            get_variant(name)  # an unknown name fails here, listing the valid ones
+    dbs = BenchDatabases(
+        pg_server, loop, profile, results, conditions, selected_variants=variants
+    )
     try:
         yield dbs
     finally:

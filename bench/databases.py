@@ -53,6 +53,7 @@ class BenchDatabases:
     results: RunFolder
     conditions: dict[str, Any]
     progress: bool = True
+    selected_variants: tuple[str, ...] | None = None  # None: every variant
     _empty: str | None = None
     _seeded: tuple[str, SeedResult] | None = None
     _variants: dict[str, VariantDatabase] = field(default_factory=dict)
@@ -116,8 +117,11 @@ class BenchDatabases:
         self._stores.remove(store)
         self.run(store.close())
 
-    def unsupported_reason(self, name: str) -> str | None:
-        """Why this server cannot hold variant ``name`` (asked once per name), or None."""
+    def skip_reason(self, name: str) -> str | None:
+        """Why variant ``name`` is not measured in this run (not among ``--variants``, or a
+        server that cannot hold it; asked once per name), or None."""
+        if self.selected_variants is not None and name not in self.selected_variants:
+            return f"variant {name} is not among --variants {','.join(self.selected_variants)}"
         if name not in self._unsupported:
             self._unsupported[name] = self.run(self._unsupported_reason(name))
         return self._unsupported[name]
@@ -134,7 +138,7 @@ class BenchDatabases:
 
         A variant this server cannot hold skips the calling benchmark, saying why.
         """
-        reason = self.unsupported_reason(name)
+        reason = self.skip_reason(name)
         if reason is not None:
             pytest.skip(reason)
         if name not in self._variants:

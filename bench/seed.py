@@ -177,6 +177,56 @@ def thread_record(thread_id: str, user_id: str, created_at: datetime, last_key: 
     return (thread_id, user_id, created_at, last_key, data)
 
 
+# Background items come from a pool of documents made by make_item and dumped once, with
+# placeholder ids and time that each row substitutes: byte-for-byte what the store would
+# write for such an item, at a fraction of the cost (10^7 rows in the large profile).
+TEMPLATES_PER_PARITY: Final = 64
+_ITEM_PLACEHOLDER: Final = "msg_" + "0" * 24
+_THREAD_PLACEHOLDER: Final = "thr_" + "0" * 24
+_TIME_PLACEHOLDER: Final = datetime(1999, 9, 9, 9, 9, 9, tzinfo=UTC)
+_TIME: Final = TypeAdapter(datetime)
+
+
+def _dumped_time(value: datetime) -> str:
+    return _TIME.dump_json(value).decode()
+
+
+class _Templates:
+    """Dumped user (even positions) and assistant/widget (odd) documents to fill in."""
+
+    def __init__(self, rng: random.Random) -> None:
+        stamp = _dumped_time(_TIME_PLACEHOLDER)
+        self.pools: tuple[list[tuple[str, str]], ...] = ([], [])
+        for parity in (0, 1):
+            for _ in range(TEMPLATES_PER_PARITY):
+                item = make_item(
+                    rng, _THREAD_PLACEHOLDER, _ITEM_PLACEHOLDER, parity, _TIME_PLACEHOLDER
+                )
+                text = _ITEM.dump_json(item).decode()
+                # Each placeholder appears exactly once (its field), so replace() is exact.
+                for placeholder in (_ITEM_PLACEHOLDER, _THREAD_PLACEHOLDER, stamp):
+                    assert text.count(placeholder) == 1, placeholder
+                self.pools[parity].append((item.type, text.replace(stamp, "\x00TIME\x00")))
+
+    def record(
+        self,
+        rng: random.Random,
+        thread_id: str,
+        item_id: str,
+        position: int,
+        created_at: datetime,
+        stamp: str,
+    ) -> tuple[Any, ...]:
+        """The COPY row of a background item at ``position`` (see :func:`item_record`)."""
+        kind, text = rng.choice(self.pools[position % 2])
+        data = (
+            text.replace(_ITEM_PLACEHOLDER, item_id)
+            .replace(_THREAD_PLACEHOLDER, thread_id)
+            .replace("\x00TIME\x00", stamp)
+        )
+        return (thread_id, item_id, position + 1, kind, created_at, data)
+
+
 def _thread_rows(profile: Profile, rng: random.Random, result: SeedResult) -> list[tuple]:
     rows = [thread_record(DEEP_THREAD_ID, USER_ID, BASE_TIME, profile.deep_thread_items)]
     heavy = [(BASE_TIME, DEEP_THREAD_ID)]
@@ -211,10 +261,11 @@ def _item_rows(
         created = BASE_TIME + timedelta(seconds=n)
         item = make_item(rng, DEEP_THREAD_ID, item_id, n, created, periodic=True)
         yield item_record(item, n + 1)
+    templates = _Templates(rng)
     for thread_id, _user, created, _last, _data in background:
+        stamp = _dumped_time(created)
         for n in range(profile.background_items_per_thread):
-            item = make_item(rng, thread_id, _hex_id(rng, "msg"), n, created)
-            yield item_record(item, n + 1)
+            yield templates.record(rng, thread_id, _hex_id(rng, "msg"), n, created, stamp)
 
 
 async def seed(conn: asyncpg.Connection, profile: Profile, *, progress: bool = True) -> SeedResult:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from chatkit_pg.bench.profiles import PROFILES
 from chatkit_pg.dsn import mask_dsn
 from chatkit_pg.harness.provision import to_libpq_url
 from chatkit_pg.harness.results import RunFolder
@@ -23,7 +24,6 @@ from chatkit_pg.harness.vocabulary import DSN_ENV
 from ._common import add_dsn_option
 
 ORDER = 20
-PROFILES = ("smoke", "quick", "full")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,9 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_dsn_option(parser)
     parser.add_argument(
         "--profile",
-        choices=PROFILES,
+        choices=list(PROFILES),
         default="quick",
-        help="sizes: quick (default, a few minutes), full (realistic scale), smoke (seconds)",
+        help="sizes: quick (default, a few minutes), full (realistic scale), smoke (seconds), "
+        "large (10^7 items; see the README for its time and disk; pass -- --variants a,b)",
     )
     parser.add_argument(
         "--results",

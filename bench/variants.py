@@ -210,6 +210,39 @@ SELECT c.relname AS table_name,
  GROUP BY c.oid, c.relname
 """
 
+# The shipped layout: what the migrations create. The report calls this variant "shipped";
+# tests/bench/test_shipped_layout.py checks that it is exactly what the migrations produce.
+SHIPPED: Final = RECOMMENDED.name
+
+# A layout as the catalog sees it: each table's kind (plain or partitioned), every index
+# definition, and how the documents are stored (TOAST compression and storage strategy).
+LAYOUT_SQL: Final = """
+SELECT c.relname AS table_name,
+       c.relkind::text AS kind,
+       (SELECT array_agg(pg_get_indexdef(x.indexrelid) ORDER BY 1)
+          FROM pg_index x WHERE x.indrelid = c.oid) AS indexes,
+       (SELECT a.attcompression::text || '/' || a.attstorage::text
+          FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'data') AS documents
+  FROM pg_class c
+ WHERE c.relname = ANY($1::text[]) AND c.relkind IN ('r', 'p')
+   AND c.relnamespace = 'public'::regnamespace
+ ORDER BY c.relname
+"""
+
+
+async def layout(conn: asyncpg.Connection) -> dict[str, Any]:
+    """The database's layout of the store's tables (see :data:`LAYOUT_SQL`)."""
+    rows = await conn.fetch(LAYOUT_SQL, list(TABLES))
+    return {
+        row["table_name"]: {
+            "kind": row["kind"],
+            "indexes": list(row["indexes"] or []),
+            "documents": row["documents"],
+        }
+        for row in rows
+    }
+
+
 # What the server can offer a variant (enum settings such as default_toast_compression).
 SETTING_CHOICES_SQL: Final = "SELECT enumvals FROM pg_settings WHERE name = $1"
 
@@ -242,6 +275,9 @@ def write_variant_catalog(folder: RunFolder, conditions: dict[str, Any]) -> Path
     """
     return folder.write_json(
         RunFolder.VARIANTS_FILE,
-        {"variants": {name: asdict(variant) for name, variant in VARIANTS.items()}},
+        {
+            "shipped": SHIPPED,
+            "variants": {name: asdict(variant) for name, variant in VARIANTS.items()},
+        },
         conditions,
     )

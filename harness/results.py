@@ -14,7 +14,8 @@
       bench/comparisons.json               interleaved comparisons: medians, ratios, 95% intervals
       races/race_matrix.json               strategy x scenario x concurrency -> checked counts
       loadtest/                            locust_*.csv, locust_report.html, run.json,
-                                           integrity.json, server_metrics.json, server.log, acks/
+                                           integrity.json, server_metrics.json, server.log, acks/,
+                                           verify.json (remote --verify)
       report.md, report.html, figures/     written by reports/ from the files above only
 
 :class:`RunFolder` owns these names: producers (bench, races, load test, ``chatkit-pg run``)
@@ -84,6 +85,7 @@ class RunFolder:
     LOCUST_HTML_FILE: ClassVar[str] = "loadtest/locust_report.html"
     LOADTEST_RUN_FILE: ClassVar[str] = "loadtest/run.json"
     INTEGRITY_FILE: ClassVar[str] = "loadtest/integrity.json"
+    VERIFY_FILE: ClassVar[str] = "loadtest/verify.json"  # --verify: integrity over HTTP
     SERVER_METRICS_FILE: ClassVar[str] = "loadtest/server_metrics.json"
     SERVER_LOG_FILE: ClassVar[str] = "loadtest/server.log"
     LOCUST_LOG_FILE: ClassVar[str] = "loadtest/locust.log"

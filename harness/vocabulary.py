@@ -123,6 +123,7 @@ HTTP_5XX: Final = "http_5xx"
 INVALID_EVENT: Final = "invalid_event"
 EARLY_END: Final = "early_end"
 ERROR_EVENT: Final = "error_event"
+NO_REPLY: Final = "no_reply"  # a turn without an assistant message (only when one is required)
 FAILURE_KINDS: Final = (
     TIMEOUT,
     CONNECTION_ERROR,
@@ -131,6 +132,7 @@ FAILURE_KINDS: Final = (
     INVALID_EVENT,
     EARLY_END,
     ERROR_EVENT,
+    NO_REPLY,
 )
 OTHER_FAILURE: Final = "other"
 
@@ -144,8 +146,19 @@ THREADS_ADD_USER_MESSAGE: Final = "threads.add_user_message"
 STREAMING_REQUESTS: Final = (THREADS_CREATE, THREADS_ADD_USER_MESSAGE)
 # Streams are also recorded as Locust entries of type SSE_TYPE named "<prefix><request type>".
 SSE_TYPE: Final = "SSE"
-TTFE_PREFIX: Final = "ttfe "
-STREAM_PREFIX: Final = "stream "
+TTFE_PREFIX: Final = "ttfe "  # request start -> first event of any kind
+TTFT_PREFIX: Final = "ttft "  # request start -> first assistant text (a delta, or a whole item)
+STREAM_PREFIX: Final = "stream "  # request start -> end of a complete stream
+# Not a time: the "response time" columns of this entry hold text deltas per second of one
+# stream (first to last delta; streams with at least two deltas only).
+TOKENS_PREFIX: Final = "tokens/s "
+TIMING_PREFIXES: Final = (TTFE_PREFIX, TTFT_PREFIX, STREAM_PREFIX)
+TIMING_TITLES: Final = {
+    TTFE_PREFIX: "time to first event",
+    TTFT_PREFIX: "time to first assistant token",
+    STREAM_PREFIX: "time to stream end",
+    TOKENS_PREFIX: "tokens/s (text deltas per second)",
+}
 LOCUST_TOTAL_NAME: Final = "Aggregated"
 
 # The goals of the bench issue, checked against bench/summary.json:
@@ -206,3 +219,8 @@ PROVIDER_ENV: Final = "CHATKIT_PG_PROVIDER"
 IMAGE_ENV: Final = "CHATKIT_PG_IMAGE"
 BENCH_PROFILE_ENV: Final = "CHATKIT_PG_BENCH_PROFILE"
 RACE_FULL_ENV: Final = "CHATKIT_PG_RACE_FULL"
+# Environment only: the Debian PostgreSQL bin dir of CHATKIT_PG_PROVIDER=system (default: the
+# newest /usr/lib/postgresql/*/bin), and the tests' switch that puts PgBouncer (transaction
+# mode) between every store and the server.
+BINDIR_ENV: Final = "CHATKIT_PG_BINDIR"
+PGBOUNCER_ENV: Final = "CHATKIT_PG_PGBOUNCER"

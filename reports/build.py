@@ -12,7 +12,7 @@ from chatkit_pg.harness.results import RunFolder
 from . import figures, tables
 from .compare import DEFAULT_THRESHOLD, with_baseline
 from .document import Document, Figure, Note, Paragraph, Regression, Section, Table
-from .load import Results, load_results
+from .load import ReportInputError, Results, load_results
 from .render import to_html, to_markdown
 from .verdict import (
     IndexVerdict,
@@ -71,6 +71,12 @@ def build(
         raise ValueError(f"threshold must be a fraction such as 0.1 (10%), got {threshold}")
     folder = Path(results_dir)
     results = load_results(folder)
+    if is_empty(results):
+        raise ReportInputError(
+            f"{folder} holds no results: none of {RunFolder.CONDITIONS_FILE}, "
+            f"{RunFolder.BENCHMARK_FILE}, {RunFolder.RACE_MATRIX_FILE}, "
+            f"{RunFolder.LOADTEST_DIR}/ or Locust's *_stats.csv"
+        )
     sv, iv = choose_strategy(results), choose_index_variant(results)
     by_id = all_tables(results, sv, iv)
     regressions: list[Regression] = []
@@ -84,17 +90,23 @@ def build(
     figure_dir = folder / RunFolder.FIGURES_DIR
     for stale in figure_dir.glob("*.png"):  # ours: a rebuild must not keep old figures
         stale.unlink()
-    sections = [
-        _verdict_section(results, sv, iv, by_id),
-        _strategy_section(results, sv, by_id),
-        _pagination_section(results, by_id),
-        _index_section(results, iv, by_id),
-        _limit_section(results, by_id),
-        _load_section(results, by_id),
-        _conditions_section(results, by_id),
-    ]
+    title = "chatkit-pg: which sort-key strategy and index layout, and what it costs under load"
+    if is_loadtest_only(results):
+        # Only what was measured: no strategy/index verdict, no sections of absent stages.
+        sections = [_load_section(results, by_id), _conditions_section(results, by_id)]
+        title = f"Load test of {_target(results)}"
+    else:
+        sections = [
+            _verdict_section(results, sv, iv, by_id),
+            _strategy_section(results, sv, by_id),
+            _pagination_section(results, by_id),
+            _index_section(results, iv, by_id),
+            _limit_section(results, by_id),
+            _load_section(results, by_id),
+            _conditions_section(results, by_id),
+        ]
     doc = Document(
-        title="chatkit-pg: which sort-key strategy and index layout, and what it costs under load",
+        title=title,
         subtitle=_subtitle(results),
         sections=sections,
         regressions=regressions,
@@ -106,13 +118,62 @@ def build(
     html = folder / RunFolder.REPORT_HTML_FILE
     html.write_text(to_html(doc, folder), encoding="utf-8")
     written = [folder / b.path for s in sections for b in s.blocks if isinstance(b, Figure)]
+    missing = results.missing
+    if is_loadtest_only(results):  # the bench and races were not run: nothing was skipped
+        missing = [m for m in missing if m.startswith(RunFolder.LOADTEST_DIR)]
     return BuiltReport(
         html=html,
         markdown=markdown,
         figures=written,
         regressions=regressions,
-        missing=results.missing,
+        missing=missing,
     )
+
+
+def is_empty(results: Results) -> bool:
+    """Nothing a report could show."""
+    return results.conditions is None and not _measured_stages(results)
+
+
+def _measured_stages(results: Results) -> list[str]:
+    stages = []
+    if results.benchmarks or results.summary or results.pgbench or results.strategies:
+        stages.append("bench")
+    if results.races:
+        stages.append("races")
+    if results.loadtest is not None:
+        stages.append("loadtest")
+    return stages
+
+
+def is_loadtest_only(results: Results) -> bool:
+    """The folder holds a load test and nothing of the bench or the races."""
+    return _measured_stages(results) == ["loadtest"]
+
+
+def _target(results: Results) -> str:
+    lt = results.loadtest
+    run = (lt.run if lt else None) or {}
+    if run.get("host"):
+        return str(run["host"])
+    stage = ((results.conditions or {}).get("stages") or {}).get("loadtest") or {}
+    if stage.get("host"):
+        return str(stage["host"])
+    return "our server on PostgresStore" if run else "a ChatKit server (Locust's files only)"
+
+
+def _shape_text(results: Results) -> str | None:
+    lt = results.loadtest
+    run = (lt.run if lt else None) or {}
+    settings = run.get("settings") or {}
+    if not settings:
+        return None
+    users, rate, time = settings.get("users"), settings.get("spawn_rate"), settings.get("run_time")
+    tags = settings.get("tags") or []
+    parts = [f"{users} users", f"spawned at {rate}/s", f"for {time}"]
+    if tags:
+        parts.append(f"tags {', '.join(tags)}")
+    return "Shape: " + ", ".join(parts) + "."
 
 
 def all_tables(results: Results, sv: StrategyVerdict, iv: IndexVerdict) -> dict[str, Table]:
@@ -133,6 +194,7 @@ def all_tables(results: Results, sv: StrategyVerdict, iv: IndexVerdict) -> dict[
         tables.summary_goals_table(results),
         tables.limit_paths_table(results),
         tables.load_requests_table(lt) if lt else None,
+        tables.load_timings_table(lt) if lt else None,
         tables.load_sse_table(lt) if lt else None,
         tables.load_failures_table(lt) if lt else None,
         tables.integrity_table(lt) if lt else None,
@@ -312,15 +374,27 @@ def _load_section(results: Results, by_id: dict[str, Table]) -> Section:
     if lt is None:
         section.add(_missing_note(results, RunFolder.LOADTEST_DIR + "/"))
         return section
+    section.add(Paragraph(f"Target: {_target(results)}."))
+    shape = _shape_text(results)
+    if shape:
+        section.add(Paragraph(shape))
     integrity = lt.integrity
     if integrity is not None:
         verdict = "passed" if integrity.get("passed") else "**FAILED**"
         section.add(Paragraph(f"Integrity check against the database after the run: {verdict}."))
+    if lt.verify is not None:
+        verdict = "passed" if lt.verify.get("passed") else "**FAILED**"
+        checks = lt.verify.get("checks", [])
+        details = "; ".join(f"{c.get('name')}: {c.get('detail')}" for c in checks)
+        section.add(
+            Paragraph(f"Re-read over HTTP after the run (--verify): {verdict} ({details}).")
+        )
     failures = by_id.get("load_failures")
     failure_figure = figures.load_failures(lt, results.folder)
     section.add(
         figures.load_over_time(lt, results.folder),
         figures.load_percentiles(lt, results.folder),
+        by_id.get("load_timings"),
         by_id.get("load_requests"),
         figures.ttfe_distribution(lt, results.folder),
         by_id.get("load_sse"),
@@ -333,13 +407,14 @@ def _load_section(results: Results, by_id: dict[str, Table]) -> Section:
     section.add(by_id.get("load_settings"))
     if lt.html_report:
         section.add(Paragraph(f"Locust's own report: `{lt.html_report}` (beside this file)."))
-    section.add(
-        _missing_note(
-            results,
-            *(p for p in results.missing if p.startswith(RunFolder.LOADTEST_DIR)),
-            RunFolder.INTEGRITY_FILE,
+    if not lt.remote:
+        section.add(
+            _missing_note(
+                results,
+                *(p for p in results.missing if p.startswith(RunFolder.LOADTEST_DIR)),
+                RunFolder.INTEGRITY_FILE,
+            )
         )
-    )
     return section
 
 

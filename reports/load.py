@@ -73,6 +73,13 @@ class LoadTest:
     integrity: dict[str, Any] | None = None
     run: dict[str, Any] | None = None
     html_report: str | None = None  # relative path, linked not embedded
+    verify: dict[str, Any] | None = None  # remote runs' --verify (integrity over HTTP)
+    flat: bool = False  # Locust's files sat in the folder itself, not in loadtest/
+
+    @property
+    def remote(self) -> bool:
+        """The run loaded a server it did not start (``chatkit-pg loadtest --host``)."""
+        return bool(self.run and self.run.get("mode") == "remote") or self.flat
 
 
 @dataclass(frozen=True)
@@ -288,9 +295,12 @@ def _plans(results: Results) -> list[dict[str, Any]] | None:
 
 def _loadtest(results: Results) -> LoadTest | None:
     folder = results.folder / RunFolder.LOADTEST_DIR
+    flat = False
     if not folder.is_dir():
-        results.missing.append(RunFolder.LOADTEST_DIR + "/")
-        return None
+        if not any(results.folder.glob("*_stats.csv")):
+            results.missing.append(RunFolder.LOADTEST_DIR + "/")
+            return None
+        folder, flat = results.folder, True  # `locust --csv DIR/prefix` straight into it
     prefix = _locust_prefix(folder)
     lt = LoadTest(
         stats=_optional_csv(results, folder / f"{prefix}_stats.csv", ("Type", "Name")),
@@ -300,14 +310,18 @@ def _loadtest(results: Results) -> LoadTest | None:
         failures=_optional_csv(results, folder / f"{prefix}_failures.csv", ("Name", "Error")),
         exceptions=_optional_csv(results, folder / f"{prefix}_exceptions.csv", ("Count",)),
     )
+    lt.flat = flat
+    lt.run = _optional_json(results, RunFolder.LOADTEST_RUN_FILE) if not flat else None
     integrity_path = results.folder / RunFolder.INTEGRITY_FILE
     if integrity_path.exists():
         lt.integrity = read_json(integrity_path)
         if "checks" in lt.integrity:
             _list_of_objects(integrity_path, lt.integrity, "checks")
-    else:
+    elif not lt.remote:  # a remote run has no database to check
         results.missing.append(RunFolder.INTEGRITY_FILE)
-    lt.run = _optional_json(results, RunFolder.LOADTEST_RUN_FILE)
+    verify = results.folder / RunFolder.VERIFY_FILE
+    if verify.exists():
+        lt.verify = read_json(verify)
     html = folder / f"{prefix}_report.html"
     if html.exists():
         lt.html_report = str(html.relative_to(results.folder))

@@ -22,8 +22,12 @@ from chatkit_pg.harness.vocabulary import (
     SORT_KEY,
     SSE_TYPE,
     STORE,
+    STREAMING_REQUESTS,
     SUMMARY_GOALS,
     THREADS_PAGE,
+    TIMING_PREFIXES,
+    TIMING_TITLES,
+    TOKENS_PREFIX,
     limit_label,
     locust_percentile_column,
     summary_goal,
@@ -537,9 +541,45 @@ def load_sse_table(lt: LoadTest) -> Table | None:
         return None
     return Table(
         id="load_sse",
-        title="Streaming: time to first event (ttfe) and to stream end",
+        title="Streaming entries as Locust recorded them",
         columns=_request_columns("Timing"),
         rows=rows,
+        caption="ttfe: first event; ttft: first assistant token; stream: stream end. The "
+        "tokens/s rows hold text deltas per second in their time columns, not milliseconds.",
+    )
+
+
+def load_timings_table(lt: LoadTest) -> Table | None:
+    """Per streamed request type: the timings users care about, p50 / p95."""
+    found = {r.get("Name"): r for r in lt.stats or () if r.get("Type") == SSE_TYPE}
+    rows = []
+    for kind in STREAMING_REQUESTS:
+        cells: list[Any] = [kind]
+        for prefix in (*TIMING_PREFIXES, TOKENS_PREFIX):
+            row = found.get(f"{prefix}{kind}")
+            for p in (50, 95):
+                cells.append(csv_number(row, locust_percentile_column(p)) if row else None)
+        if any(c is not None for c in cells[1:]):
+            rows.append(cells)
+    if not rows:
+        return None
+    columns = [Column("Request type", key=True)]
+    for prefix in (*TIMING_PREFIXES, TOKENS_PREFIX):
+        title = TIMING_TITLES[prefix]
+        kind = "float" if prefix == TOKENS_PREFIX else "ms"
+        better = "higher" if prefix == TOKENS_PREFIX else "lower"
+        unit = "" if prefix == TOKENS_PREFIX else " (ms)"
+        columns += [
+            Column(f"{title} p50{unit}", kind, better=better),
+            Column(f"{title} p95{unit}", kind, better=better),
+        ]
+    return Table(
+        id="load_timings",
+        title="Timings users care about: first event, first assistant token, stream end",
+        columns=columns,
+        rows=rows,
+        caption="First assistant token: the first text delta, or the assistant message when "
+        "it arrives whole; turns without assistant text have none. Empty: not measured.",
     )
 
 

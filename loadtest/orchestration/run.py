@@ -22,6 +22,15 @@ section with the times and the verdict.
 Exit status 0 only when Locust recorded no failure (with chaos: none outside the restart
 window, and requests succeeded after it) and the integrity check passed; 1 for Locust
 failures, 2 for a failed integrity check.
+
+With ``host`` (``chatkit-pg loadtest --host URL``), :func:`run_remote` runs the same load
+against a server that is already running somewhere: no database and no server are started,
+the results folder has the same layout (Locust's CSVs with full history and HTML report,
+``run.json`` with the host without credentials, the redacted settings and the SDK and Locust
+versions), Locust's own preflight, seeding (``--seed``) and exit checks apply, and ``--verify``
+re-reads every acknowledged thread over HTTP afterwards (:mod:`.verify_http`). Secrets (auth
+token and template, ``--header``/``--cookie`` values) reach Locust through its environment
+(``CHATKIT_LT_*``), never its command line, and are written nowhere.
 """
 
 from __future__ import annotations
@@ -37,12 +46,13 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from chatkit_pg.dsn import mask_dsn
 from chatkit_pg.harness.provision import PostgresServer, database_name, start_server
@@ -51,10 +61,15 @@ from chatkit_pg.harness.vocabulary import (
     DSN_ENV,
     LOCUST_TOTAL_NAME,
     PERCENTILES,
+    SSE_TYPE,
+    STREAMING_REQUESTS,
+    TIMING_PREFIXES,
+    TOKENS_PREFIX,
     bench_percentile_key,
     locust_percentile_column,
 )
 from chatkit_pg.loadtest import scenarios
+from chatkit_pg.loadtest.scenarios.settings import ScenarioSettings, from_values
 from chatkit_pg.loadtest.server.settings import ServerSettings
 
 from .chaos import Restart, RestartTimer, judge, require_restartable
@@ -67,6 +82,58 @@ LOCUST_CONF: Final = SCENARIOS_DIR / "locust.conf"
 # Locust's own logs sit beside its CSVs (RunFolder names no log of Locust's).
 LOOPBACK: Final = "127.0.0.1"
 STAGE: Final = "loadtest"
+
+
+@dataclass
+class TargetOptions:
+    """How Locust talks to the server: the scenario options (``ScenarioSettings`` field
+    names) that ``chatkit-pg loadtest`` passes on. ``SECRET`` fields go through Locust's
+    environment, never its command line."""
+
+    chatkit_path: str = "/chatkit"
+    auth_header: str = "Authorization"
+    auth_template: str = ""
+    auth_token: str = ""
+    auth_tokens_file: str = ""
+    header: list[str] = field(default_factory=list)
+    cookie: list[str] = field(default_factory=list)
+    tls_verify: str = "true"
+    request_timeout: float = 30.0
+    require_assistant: str = "false"
+    seed: str = "false"
+    fail_ratio: float = 0.0
+    slo_p95: list[str] = field(default_factory=list)
+
+    SECRET: ClassVar[dict[str, str]] = {
+        "auth_template": "CHATKIT_LT_AUTH_TEMPLATE",
+        "auth_token": "CHATKIT_LT_AUTH_TOKEN",
+        "header": "CHATKIT_LT_HEADERS",
+        "cookie": "CHATKIT_LT_COOKIES",
+    }
+
+    def settings(self, **extra: Any) -> ScenarioSettings:
+        """The checked scenario settings (``ValueError`` names a bad option)."""
+        return from_values(**asdict(self), **extra)
+
+    def options(self) -> list[str]:
+        """The non-secret options, for Locust's command line."""
+        command: list[str] = []
+        for name, value in asdict(self).items():
+            if name in self.SECRET or value in ("", [], None):
+                continue
+            flag = f"--{name.replace('_', '-')}"
+            for one in value if isinstance(value, list) else [value]:
+                command += [flag, str(one)]
+        return command
+
+    def environment(self) -> dict[str, str]:
+        """The secret options, as Locust's ``CHATKIT_LT_*`` environment variables."""
+        env = {}
+        for name, variable in self.SECRET.items():
+            value = getattr(self, name)
+            if value:
+                env[variable] = json.dumps(value) if isinstance(value, list) else value
+        return env
 
 
 @dataclass
@@ -95,6 +162,10 @@ class LoadTestConfig:
     keep_database: bool = False
     chaos_restart_at: float | None = None  # seconds after Locust starts
     chaos_grace_s: float = 10.0  # failures expected until this long after the restart
+    exclude_tags: list[str] = field(default_factory=list)
+    target: TargetOptions = field(default_factory=TargetOptions)
+    host: str | None = None  # a running server: no database, no server started
+    verify: bool = False  # remote: re-read acknowledged threads over HTTP afterwards
 
 
 @dataclass
@@ -217,6 +288,7 @@ def locust_command(
         "--think-min", str(config.think_min),
         "--think-max", str(config.think_max),
         "--ack-dir", str(folder.directory(RunFolder.ACKS_DIR)),
+        *config.target.options(),
         *role,
     ]  # fmt: skip
     if "--worker" in role:
@@ -234,19 +306,35 @@ def locust_command(
     ]  # fmt: skip
     if config.tags:
         command += ["--tags", *config.tags]
+    if config.exclude_tags:
+        command += ["--exclude-tags", *config.exclude_tags]
     if config.chaos_restart_at is not None:
         # Failures are expected around the restart; run.json's chaos verdict judges them.
-        command += ["--exit-code-on-error", "0"]
+        command += ["--exit-code-on-error", "0", "--fail-ratio", "1"]
     return command
+
+
+def _echo(line: bytes) -> None:
+    """Locust's lines a person running the command wants to see as they happen."""
+    text = line.decode(errors="replace")
+    if any(k in text for k in ("/loadtest:", "seed_http:", "chatkit loadtest:", "ERROR")):
+        print(text.rstrip(), flush=True)
 
 
 def run_locust(host: str, folder: RunFolder, config: LoadTestConfig) -> int:
     """Run Locust to completion (one process, or master + workers); its exit status."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **config.target.environment()}
     if config.locust_workers <= 0:
         with folder.file(RunFolder.LOCUST_LOG_FILE).open("wb") as log:
             command = locust_command(host, folder, config, [])
-            return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+            process = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
+            )
+            assert process.stdout is not None
+            for line in process.stdout:
+                log.write(line)
+                _echo(line)
+            return process.wait()
     port = free_port()
     master_role = [
         "--master",
@@ -321,13 +409,41 @@ def total(rows: list[dict[str, Any]], column: str) -> int:
     return sum(r[column] for r in rows if r["name"] == LOCUST_TOTAL_NAME)
 
 
-def print_summary(rows: list[dict[str, Any]], integrity: dict[str, Any], out: Path) -> None:
+def timings(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per streamed request type: count, p50 and p95 of each timing (ms) and of tokens/s."""
+    found = {r["name"]: r for r in rows if r["type"] == SSE_TYPE}
+    table = []
+    for kind in STREAMING_REQUESTS:
+        entry: dict[str, Any] = {"request": kind}
+        for prefix in (*TIMING_PREFIXES, TOKENS_PREFIX):
+            row = found.get(f"{prefix}{kind}")
+            key = prefix.strip().replace("/", "_per_")
+            entry[key] = (
+                {"count": row["requests"], "p50": row["p50_ms"], "p95": row["p95_ms"]}
+                if row
+                else None
+            )
+        table.append(entry)
+    return table
+
+
+def print_summary(rows: list[dict[str, Any]], integrity: dict[str, Any] | None, out: Path) -> None:
     print(f"{'type':6} {'name':34} {'reqs':>7} {'fail':>5} {'req/s':>7} {'p50':>6} {'p95':>6}")
     for r in rows:
         print(
             f"{r['type']:6} {r['name'][:34]:34} {r['requests']:7d} {r['failures']:5d} "
             f"{r['rps']:7.1f} {r['p50_ms']:6.0f} {r['p95_ms']:6.0f}"
         )
+    print("p50 / p95 (ms): first event | first assistant token | stream end | tokens/s")
+    for t in timings(rows):
+        cells = [
+            f"{t[k]['p50']:.0f} / {t[k]['p95']:.0f}" if t[k] else "-"
+            for k in ("ttfe", "ttft", "stream", "tokens_per_s")
+        ]
+        print(f"  {t['request']:26} " + " | ".join(cells))
+    if integrity is None:
+        print(f"results: {out}")
+        return
     verdict = "PASSED" if integrity.get("passed") else "FAILED"
     print(f"integrity: {verdict}")
     for check in integrity.get("checks", []):
@@ -351,6 +467,84 @@ def run_loadtest(config: LoadTestConfig, folder: RunFolder) -> int:
         finally:
             if not config.keep_database:
                 asyncio.run(pg.drop_database(database_name(dsn)))
+
+
+def public_host(url: str) -> str:
+    """``url`` without credentials, query or fragment (what ``run.json`` records)."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def run_remote(config: LoadTestConfig, folder: RunFolder) -> int:
+    """The load against ``config.host`` (already running); write into ``folder``; the exit
+    status: Locust's (1: preflight, no request, failure ratio, SLO), 2 when ``--verify``
+    failed."""
+    assert config.host
+    settings = config.target.settings()  # checked once more; the CLI checked it first
+    shutil.rmtree(folder.path / RunFolder.ACKS_DIR, ignore_errors=True)
+    host = public_host(config.host)
+    facts = {
+        "mode": "remote",
+        "host": host,
+        "users": config.users,
+        "spawn_rate": config.spawn_rate,
+        "run_time": config.run_time,
+        "locust_workers": config.locust_workers,
+        "tags": config.tags,
+        "exclude_tags": config.exclude_tags,
+    }
+    conditions = folder.record_conditions(STAGE, facts)
+    print(f"load test against {host}{settings.chatkit_path} ({config.users} users, "
+          f"{config.run_time}); results in {folder.path}", flush=True)  # fmt: skip
+    started = time.time()
+    status = run_locust(config.host, folder, config)
+    rows = summarize_stats(folder.file(RunFolder.LOCUST_STATS_FILE))
+    verified = None
+    if config.verify and status in (0, 1) and total(rows, "requests"):
+        from .verify_http import verify_over_http
+
+        verified = verify_over_http(config.host, settings, folder.path / RunFolder.ACKS_DIR)
+        folder.write_json(RunFolder.VERIFY_FILE, verified, conditions)
+    folder.write_json(
+        RunFolder.LOADTEST_RUN_FILE,
+        {
+            "mode": "remote",
+            "host": host,
+            "settings": {
+                "users": config.users,
+                "spawn_rate": config.spawn_rate,
+                "run_time": config.run_time,
+                "locust_workers": config.locust_workers,
+                "tags": config.tags,
+                "exclude_tags": config.exclude_tags,
+                "think_min": config.think_min,
+                "think_max": config.think_max,
+                "scenario": settings.redacted(),
+            },
+            "versions": {
+                k: conditions.get("packages", {}).get(k) for k in ("openai-chatkit", "locust")
+            },
+            "seconds": round(time.time() - started, 1),
+            "locust_exit_status": status,
+            "locust_requests": total(rows, "requests"),
+            "locust_failures": total(rows, "failures"),
+            "timings": timings(rows),
+            "verify": verified,
+        },
+        conditions,
+    )
+    print_summary(rows, None, folder.directory(RunFolder.LOADTEST_DIR))
+    if verified is not None:
+        print(f"verify: {'PASSED' if verified['passed'] else 'FAILED'}")
+        for check in verified["checks"]:
+            print(f"  [{'ok' if check['passed'] else 'FAIL'}] {check['name']}: {check['detail']}")
+    if status != 0:
+        print(f"Locust exit status {status}: see {folder.file(RunFolder.LOCUST_LOG_FILE)}")
+        return 1
+    return 2 if verified is not None and not verified["passed"] else 0
 
 
 def run_steps(pg: PostgresServer, dsn: str, config: LoadTestConfig, folder: RunFolder) -> int:
@@ -483,6 +677,7 @@ def write_results(
             "locust_exit_status": load.locust_status,
             "locust_failures": total(rows, "failures"),
             "integrity_passed": integrity["passed"],
+            "timings": timings(rows),
             "chaos": chaos,
         },
         conditions,

@@ -2,10 +2,13 @@
 
 Non-streaming requests are checked for status and JSON. Streaming requests are read event
 by event (:mod:`.sse`); besides Locust's own entry for the request (which times the response
-headers) they fire ``SSE`` entries ``ttfe <type>`` (time to first event) and ``stream
-<type>`` (time to the end of a complete stream). Every failure is recorded once, on the
-request's own entry, with a message starting with its kind (timeout, http_4xx, http_5xx,
-invalid_event, early_end, error_event, connection_error). Request names, entry names and
+headers) a complete stream fires ``SSE`` entries ``ttfe <type>`` (time to first event),
+``ttft <type>`` (time to the first assistant text: a text delta, or an assistant message that
+arrives whole; turns without assistant text have none), ``stream <type>`` (time to the end of
+the stream) and ``tokens/s <type>`` (text deltas per second, first to last delta, when the
+stream had at least two). Every failure is recorded once, on the request's own entry, with a
+message starting with its kind (timeout, http_4xx, http_5xx, invalid_event, early_end,
+error_event, no_reply, connection_error). Request names, entry names and
 failure kinds all come from :mod:`chatkit_pg.harness.vocabulary`, which the report reads.
 """
 
@@ -34,7 +37,9 @@ from chatkit_pg.harness.vocabulary import (
     THREADS_LIST,
     THREADS_UPDATE,
     TIMEOUT,
+    TOKENS_PREFIX,
     TTFE_PREFIX,
+    TTFT_PREFIX,
 )
 
 from .acks import AckLog
@@ -197,7 +202,11 @@ class ChatKitClient:
         request_id = uuid.uuid4().hex
         record = {"req": request_id, "type": kind, "user": self.user, "thread_id": thread_id}
         self.acks.write({"op": "attempt", **record})
-        check = StreamCheck(thread_id=thread_id)
+        check = StreamCheck(
+            thread_id=thread_id,
+            require_assistant=self.settings.require_assistant,
+            expect_created=kind == THREADS_CREATE,
+        )
         body = json.dumps({"type": kind, "params": params})
         started = time.perf_counter()
         started_at = time.time()
@@ -220,6 +229,12 @@ class ChatKitClient:
                 raise RequestFailed(str(failure)) from None
             resp.success()
         self._fire(f"{STREAM_PREFIX}{kind}", started, started_at, length)
+        if check.first_token_at is not None:
+            ms = (check.first_token_at - started) * 1000
+            self._fire(f"{TTFT_PREFIX}{kind}", started, started_at, 0, ms)
+        rate = check.tokens_per_second()
+        if rate is not None:
+            self._fire(f"{TOKENS_PREFIX}{kind}", started, started_at, len(check.delta_times), rate)
         self.acks.write({"op": "ack", **record, **_ids(check)})
         return check
 
@@ -237,16 +252,24 @@ class ChatKitClient:
                 if first:
                     self._fire(f"{TTFE_PREFIX}{kind}", started, started_at, 0)
                     first = False
-                check.observe(parse_event(payload))
+                check.observe(parse_event(payload), time.perf_counter())
         if parser.leftover():
             raise StreamFailure(EARLY_END, "stream ended inside an event")
         return length
 
-    def _fire(self, name: str, started: float, started_at: float, length: int) -> None:
+    def _fire(
+        self,
+        name: str,
+        started: float,
+        started_at: float,
+        length: int,
+        value: float | None = None,
+    ) -> None:
+        """An ``SSE`` entry: ``value`` in its time columns (default: ms since ``started``)."""
         self.request_event.fire(
             request_type=SSE_TYPE,
             name=name,
-            response_time=(time.perf_counter() - started) * 1000,
+            response_time=(time.perf_counter() - started) * 1000 if value is None else value,
             response_length=length,
             exception=None,
             context={},

@@ -7,7 +7,15 @@
 
 Users (weight, tag): new conversation (4, new), returning user (3, returning), long-thread
 reader (1, long), hot thread (2, hot), churn (1, churn). Pick with ``--tags``/
-``--exclude-tags`` or by class name. Settings: :mod:`.settings`.
+``--exclude-tags`` (classes left without tasks are dropped) or by class name. Settings:
+:mod:`.settings`.
+
+Before any user spawns (Locust's ``init`` event, master or only process): the settings are
+checked (a bad value: a message and exit 2), one preflight ``threads.list`` must succeed (else
+a message naming URL, status and what to check, and exit 1), and with ``--seed true`` the long
+and hot threads of the classes that run are seeded (resumably, outside the statistics). At
+the end (``quitting``): a timing summary, and the exit status is 1 when no request was
+recorded, the failure ratio exceeds ``--fail-ratio`` or a ``--slo-p95`` is broken.
 """
 
 # isort: skip_file
@@ -18,11 +26,18 @@ from locust.runners import WorkerRunner
 import logging
 import random
 import string
+import sys
 from typing import Any
 
+from chatkit_pg.harness.vocabulary import (
+    SSE_TYPE,
+    STREAMING_REQUESTS,
+    TIMING_PREFIXES,
+    TOKENS_PREFIX,
+)
 from chatkit_pg.loadtest.scenarios.acks import AckLog
 from chatkit_pg.loadtest.scenarios.client import ChatKitClient, RequestFailed
-from chatkit_pg.loadtest.scenarios.seed_http import ensure_seeded, find_threads
+from chatkit_pg.loadtest.scenarios.seed_http import ensure_seeded, find_threads, preflight
 from chatkit_pg.loadtest.scenarios.settings import ScenarioSettings, add_arguments
 
 logger = logging.getLogger("loadtest")
@@ -51,21 +66,125 @@ def ack_log(environment: Any) -> AckLog:
     return _ACKS
 
 
+def _class_tags(user_class: Any) -> list[set[str]]:
+    return [set(getattr(t, "locust_tag_set", ())) for t in user_class.tasks]
+
+
+def keep_classes_with_tasks(environment: Any) -> list[str]:
+    """Drop the user classes ``--tags``/``--exclude-tags`` leave without a task (Locust
+    would spawn them and fail with "No tasks defined"); the names of those left."""
+    options = environment.parsed_options
+    tags = set(options.tags) if getattr(options, "tags", None) else None
+    exclude = set(options.exclude_tags) if getattr(options, "exclude_tags", None) else set()
+
+    def runs(task_tags: set[str]) -> bool:
+        return (tags is None or bool(task_tags & tags)) and not task_tags & exclude
+
+    kept = [c for c in environment.user_classes if any(runs(t) for t in _class_tags(c))]
+    environment.user_classes[:] = kept
+    return [c.__name__ for c in kept]
+
+
+def _fatal(message: str, code: int) -> None:
+    logger.error(message)
+    sys.stderr.write(f"chatkit loadtest: {message}\n")
+    sys.stderr.flush()
+    sys.exit(code)
+
+
 @events.init.add_listener
 def _configure(environment: Any, **_: Any) -> None:
-    settings = settings_of(environment)
+    try:
+        settings = settings_of(environment)
+    except ValueError as exc:
+        _fatal(f"option error: {exc}", 2)
     # FastHttpUser reads these class attributes when each user is created.
     ChatKitUser.insecure = not settings.tls_verify
     ChatKitUser.network_timeout = settings.request_timeout
     ChatKitUser.connection_timeout = settings.request_timeout
-
-
-@events.test_start.add_listener
-def _seed(environment: Any, **_: Any) -> None:
+    running = keep_classes_with_tasks(environment)
+    if not running:
+        _fatal("no user class has a task left after --tags/--exclude-tags", 2)
     if isinstance(environment.runner, WorkerRunner) or not environment.host:
-        return  # the master (or the only process) seeds; workers find the threads by title
-    found = ensure_seeded(environment.host, settings_of(environment), ack_log(environment))
-    logger.info("seeded: %s", {k: len(v) for k, v in found.items()})
+        return  # the master (or the only process) checks and seeds; workers find by title
+    problem = preflight(environment.host, settings)
+    if problem:
+        _fatal(problem, 1)
+    logger.info("preflight ok: %s%s answers threads.list", environment.host, settings.chatkit_path)
+    if settings.seed:
+        long, hot = "LongThreadReader" in running, "HotThreadUser" in running
+        try:
+            found = ensure_seeded(
+                environment.host, settings, ack_log(environment), long=long, hot=hot
+            )
+        except RequestFailed as exc:
+            _fatal(f"seeding failed: {exc}", 1)
+        logger.info(
+            "seeded: %d long threads, %d hot threads, %d items added",
+            len(found["long_threads"]),
+            len(found["hot_threads"]),
+            found["items_added"],
+        )
+
+
+def timing_summary(environment: Any) -> list[str]:
+    """Lines of the console summary: per streamed request, p50/p95 of each timing (ms) and
+    tokens/s."""
+    stats = environment.stats
+    lines = [f"{'timing (ms)':32} {'count':>6} {'p50':>7} {'p95':>7}"]
+    for kind in STREAMING_REQUESTS:
+        for prefix in (*TIMING_PREFIXES, TOKENS_PREFIX):
+            entry = stats.entries.get((f"{prefix}{kind}", SSE_TYPE))
+            if entry is None or not entry.num_requests:
+                continue
+            p50 = entry.get_response_time_percentile(0.5)
+            p95 = entry.get_response_time_percentile(0.95)
+            lines.append(f"{prefix + kind:32} {entry.num_requests:6d} {p50:7.0f} {p95:7.0f}")
+    return lines
+
+
+def exit_checks(environment: Any, settings: ScenarioSettings) -> list[str]:
+    """What makes this run fail: no request, too many failures, a broken p95 SLO."""
+    requests = failures = 0
+    for (_, method), entry in environment.stats.entries.items():
+        if method != SSE_TYPE:
+            requests += entry.num_requests
+            failures += entry.num_failures
+    problems = []
+    if requests == 0:
+        problems.append("no request was recorded (did every user wait for seeded threads?)")
+    elif failures / requests > settings.fail_ratio:
+        problems.append(
+            f"failure ratio {failures / requests:.2%} ({failures}/{requests}) exceeds "
+            f"--fail-ratio {settings.fail_ratio:.2%}"
+        )
+    for name, limit in settings.slo_p95:
+        entries = [e for (n, _), e in environment.stats.entries.items() if n == name]
+        if not entries or not entries[0].num_requests:
+            problems.append(f"--slo-p95 {name!r}: no such entry was recorded")
+            continue
+        p95 = entries[0].get_response_time_percentile(0.95)
+        if p95 > limit:
+            problems.append(f"--slo-p95 {name!r}: p95 {p95:.0f} ms exceeds {limit:g} ms")
+    return problems
+
+
+@events.quitting.add_listener
+def _verdict(environment: Any, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    settings = getattr(environment, "chatkit_settings", None)
+    if settings is None:
+        return
+    for line in timing_summary(environment):
+        logger.info(line)
+    problems = exit_checks(environment, settings)
+    for problem in problems:
+        logger.error("FAILED: %s", problem)
+    if problems:
+        environment.process_exit_code = 1
+    elif not environment.runner.exceptions:
+        environment.process_exit_code = 0  # failures within --fail-ratio are accepted
 
 
 @events.quit.add_listener
@@ -98,7 +217,7 @@ class ChatKitUser(FastHttpUser):
         )
 
     def pick_identity(self) -> str:
-        return f"{self.settings.user_prefix}-user-{random.randrange(self.settings.user_pool)}"
+        return random.choice(self.settings.identities())
 
     def wait_time(self) -> float:
         return random.uniform(self.settings.think_min, self.settings.think_max)
@@ -116,7 +235,7 @@ class ChatKitUser(FastHttpUser):
 
     def find_threads(self, title: str, want: int) -> list[str]:
         """Threads of this identity titled ``title`` (seeded up front), retried briefly."""
-        for _ in range(10):
+        for _ in range(2):  # seeding ran before any user; one retry for a slow listing
             try:
                 found = find_threads(self.chatkit, title)
             except RequestFailed:
@@ -175,10 +294,22 @@ class LongThreadReader(ChatKitUser):
     def pick_identity(self) -> str:
         return self.settings.long_reader
 
+    warned = False
+
     def on_start(self) -> None:
         self.threads = self.find_threads(self.settings.long_title, self.settings.seed_threads)
-        if not self.threads:
-            logger.warning("no seeded long threads titled %s", self.settings.long_title)
+        if not self.threads and not LongThreadReader.warned:
+            LongThreadReader.warned = True
+            logger.warning(
+                "LongThreadReader: no seeded long thread titled %r for identity %r on %s; "
+                "these users only wait. Seed with --seed true (small: --seed-threads "
+                "%d --seed-thread-length %d), or leave them out with --exclude-tags long",
+                self.settings.long_title,
+                self.settings.long_reader,
+                self.environment.host,
+                self.settings.seed_threads,
+                self.settings.seed_thread_length,
+            )
 
     @task
     def read_history(self) -> None:
@@ -205,6 +336,15 @@ class HotThreadUser(ChatKitUser):
         self.threads: list[str] = []
         for index in range(self.settings.hot_threads):
             self.threads += self.find_threads(self.settings.hot_title(index), 1)[:1]
+        if not self.threads:
+            # Not seeded: this user makes the first hot thread itself (measured traffic).
+            try:
+                thread_id = self.chatkit.create_thread(message(self.settings)).thread_id
+                assert thread_id is not None
+                self.chatkit.update_thread(thread_id, self.settings.hot_title(0))
+                self.threads.append(thread_id)
+            except RequestFailed:
+                pass
 
     @task
     def post(self) -> None:
@@ -224,6 +364,8 @@ class ChurnUser(ChatKitUser):
     weight = 1
 
     def pick_identity(self) -> str:
+        if self.settings.tokens:  # only the file's identities have tokens
+            return random.choice(self.settings.identities())
         return f"{self.settings.user_prefix}-churn-{random.getrandbits(48):012x}"
 
     @task

@@ -1,21 +1,31 @@
-"""Server-Sent Events as ChatKit sends them: parse ``data:`` events, check a stream.
+"""Server-Sent Events as ChatKit sends them: parse ``data:`` events, follow a turn.
 
 Pure Python (no Locust, no I/O), so the rules are unit-tested on their own:
 
 * :class:`SSEParser` turns bytes, in chunks of any size, into the ``data`` payloads of
   complete events (``data:`` lines joined, comments and other fields ignored).
 * :class:`StreamCheck` follows the ChatKit events of one ``threads.create`` or
-  ``threads.add_user_message`` and says whether the stream was complete: the user message
-  done, an assistant message added and done, no ``error`` event.
+  ``threads.add_user_message`` the way the SDK (``chatkit/types.py``, ``chatkit/server.py``)
+  can produce them: every event order the SDK allows is valid -- an item ``done`` with or
+  without ``added`` and updates before it, content parts, widgets streamed or whole,
+  workflows and tasks, progress updates, ``thread.updated``, client tool calls that end a
+  turn, notices, stream options, client effects, and event types it does not know yet. A turn
+  ends when the stream ends. What fails: an ``error`` event (``error_event``), an event that
+  is not a JSON object with a ``type`` or that contradicts the protocol (``invalid_event``:
+  an item without an id, an item of another thread, an update of an item the stream never named), a
+  stream without the user message the request sent (``early_end``), and -- only when
+  ``require_assistant`` is on -- a turn without an assistant message (``no_reply``).
+* It also notes when the first assistant text arrived (the first non-empty text delta, or an
+  assistant message that arrives whole with text) and when each text delta arrived.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-from chatkit_pg.harness.vocabulary import EARLY_END, ERROR_EVENT, INVALID_EVENT
+from chatkit_pg.harness.vocabulary import EARLY_END, ERROR_EVENT, INVALID_EVENT, NO_REPLY
 
 
 class StreamFailure(Exception):
@@ -77,6 +87,34 @@ def parse_event(payload: str) -> dict[str, Any]:
     return event
 
 
+ASSISTANT_MESSAGE: Final = "assistant_message"
+TEXT_DELTA: Final = "assistant_message.content_part.text_delta"
+PART_ADDED: Final = "assistant_message.content_part.added"
+PART_DONE: Final = "assistant_message.content_part.done"
+ITEM_EVENTS: Final = ("thread.item.added", "thread.item.done", "thread.item.replaced")
+KNOWN_EVENTS: Final = frozenset(
+    {
+        "thread.created",
+        "thread.updated",
+        *ITEM_EVENTS,
+        "thread.item.updated",
+        "thread.item.removed",
+        "stream_options",
+        "progress_update",
+        "client_effect",
+        "notice",
+        "error",
+    }
+)
+
+
+def _text_of(item: dict[str, Any]) -> str:
+    content = item.get("content")
+    if not isinstance(content, list):
+        return ""
+    return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+
+
 @dataclass
 class StreamCheck:
     """What one streamed ChatKit response established, event by event.
@@ -84,9 +122,15 @@ class StreamCheck:
     Attributes:
         thread_id: from ``thread.created`` (create) or the request (add_user_message).
         user_message_id: the user message the server stored (its ``thread.item.done``).
-        assistant_message_id: the assistant message, once its ``thread.item.done`` arrived.
+        assistant_message_id: the first assistant message whose ``thread.item.done`` arrived.
+        assistant_text: that message's text as its ``done`` carried it.
         done_items: ``(id, type)`` of every ``thread.item.done``, in order.
         events: number of events seen.
+        first_token_at: ``now`` of the event that carried the first assistant text.
+        delta_times: ``now`` of every non-empty text delta.
+        event_types: how many events of each type arrived.
+        require_assistant: a turn without an assistant message fails (``no_reply``).
+        expect_created: the request creates a thread (``thread.created`` must come).
     """
 
     thread_id: str | None = None
@@ -95,10 +139,15 @@ class StreamCheck:
     assistant_text: str = ""
     done_items: list[tuple[str, str]] = field(default_factory=list)
     events: int = 0
-    _assistant_added: str | None = None
+    first_token_at: float | None = None
+    delta_times: list[float] = field(default_factory=list)
+    event_types: dict[str, int] = field(default_factory=dict)
+    require_assistant: bool = False
+    expect_created: bool = False
+    _known_items: dict[str, str] = field(default_factory=dict)
 
-    def observe(self, event: dict[str, Any]) -> None:
-        """Take the next event.
+    def observe(self, event: dict[str, Any], now: float = 0.0) -> None:
+        """Take the next event, which arrived at ``now`` (any clock; for the timings).
 
         Raises:
             StreamFailure: ``error_event`` for an ``error`` event, ``invalid_event`` for an
@@ -106,46 +155,90 @@ class StreamCheck:
         """
         self.events += 1
         kind = event["type"]
+        self.event_types[kind] = self.event_types.get(kind, 0) + 1
         if kind == "error":
             code = event.get("code", "?")
             raise StreamFailure(ERROR_EVENT, f"server sent error event code={code}")
-        if kind == "thread.created":
+        if kind in ("thread.created", "thread.updated"):
             thread = event.get("thread")
             if not isinstance(thread, dict) or not isinstance(thread.get("id"), str):
-                raise StreamFailure(INVALID_EVENT, "thread.created without thread.id")
-            self.thread_id = thread["id"]
-        elif kind in ("thread.item.added", "thread.item.done"):
-            item = event.get("item")
-            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-                raise StreamFailure(INVALID_EVENT, f"{kind} without item.id")
-            if self.thread_id and item.get("thread_id") != self.thread_id:
-                raise StreamFailure(INVALID_EVENT, f"{kind} for another thread")
-            if kind == "thread.item.added":
-                if item.get("type") == "assistant_message":
-                    self._assistant_added = item["id"]
-                return
-            self.done_items.append((item["id"], str(item.get("type"))))
-            if item.get("type") == "user_message" and self.user_message_id is None:
-                self.user_message_id = item["id"]
-            elif item.get("type") == "assistant_message":
-                if item["id"] != self._assistant_added:
-                    raise StreamFailure(INVALID_EVENT, "assistant message done before added")
-                self.assistant_message_id = item["id"]
-                self.assistant_text = "".join(
-                    part.get("text", "") for part in item.get("content", [])
-                )
+                raise StreamFailure(INVALID_EVENT, f"{kind} without thread.id")
+            if kind == "thread.created":
+                self.thread_id = thread["id"]
+            elif self.thread_id and thread["id"] != self.thread_id:
+                raise StreamFailure(INVALID_EVENT, "thread.updated for another thread")
+        elif kind in ITEM_EVENTS:
+            self._item_event(kind, event, now)
+        elif kind == "thread.item.updated":
+            self._update(event, now)
+        elif kind == "thread.item.removed":
+            if not isinstance(event.get("item_id"), str):
+                raise StreamFailure(INVALID_EVENT, "thread.item.removed without item_id")
+            self._known_items.pop(event["item_id"], None)
+        # Any other type (progress_update, notice, stream_options, client_effect, and types
+        # newer than this client) carries nothing a turn depends on.
+
+    def _item_event(self, kind: str, event: dict[str, Any], now: float) -> None:
+        item = event.get("item")
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise StreamFailure(INVALID_EVENT, f"{kind} without item.id")
+        if not isinstance(item.get("type"), str):
+            raise StreamFailure(INVALID_EVENT, f"{kind} without item.type")
+        if self.thread_id and item.get("thread_id") not in (None, self.thread_id):
+            raise StreamFailure(INVALID_EVENT, f"{kind} for another thread")
+        item_type = item["type"]
+        if item_type == ASSISTANT_MESSAGE and self.first_token_at is None and _text_of(item):
+            self.first_token_at = now  # the assistant message arrived whole
+        self._known_items[item["id"]] = item_type
+        if kind != "thread.item.done":
+            return
+        self.done_items.append((item["id"], item_type))
+        if item_type == "user_message" and self.user_message_id is None:
+            self.user_message_id = item["id"]
+        elif item_type == ASSISTANT_MESSAGE and self.assistant_message_id is None:
+            self.assistant_message_id = item["id"]
+            self.assistant_text = _text_of(item)
+
+    def _update(self, event: dict[str, Any], now: float) -> None:
+        item_id, update = event.get("item_id"), event.get("update")
+        if not isinstance(item_id, str) or not isinstance(update, dict):
+            raise StreamFailure(INVALID_EVENT, "thread.item.updated without item_id or update")
+        if not isinstance(update.get("type"), str):
+            raise StreamFailure(INVALID_EVENT, "thread.item.updated with an untyped update")
+        if item_id not in self._known_items:
+            raise StreamFailure(INVALID_EVENT, "thread.item.updated for an item never added")
+        text = ""
+        if update["type"] == TEXT_DELTA:
+            text = str(update.get("delta") or "")
+            if text:
+                self.delta_times.append(now)
+        elif update["type"] in (PART_ADDED, PART_DONE) and isinstance(update.get("content"), dict):
+            text = str(update["content"].get("text") or "")
+        if text and self.first_token_at is None:
+            self.first_token_at = now
+
+    def tokens_per_second(self) -> float | None:
+        """Text deltas per second from the first delta to the last (None under two deltas)."""
+        if len(self.delta_times) < 2:
+            return None
+        span = self.delta_times[-1] - self.delta_times[0]
+        return (len(self.delta_times) - 1) / span if span > 0 else None
 
     def finish(self) -> None:
-        """The stream ended; check it was complete.
+        """The stream ended (the turn is over); check it held what the request must produce.
 
         Raises:
-            StreamFailure: ``early_end`` when the user or assistant message never finished.
+            StreamFailure: ``early_end`` when no event came, no thread was created (create),
+                or the user message never finished; ``no_reply`` when an assistant message
+                is required and none finished.
         """
         if self.events == 0:
             raise StreamFailure(EARLY_END, "stream ended before any event")
+        if self.expect_created and self.thread_id is None:
+            raise StreamFailure(EARLY_END, "stream ended without thread.created")
         if self.user_message_id is None:
             raise StreamFailure(EARLY_END, "stream ended before the user message was done")
-        if self.assistant_message_id is None:
+        if self.require_assistant and self.assistant_message_id is None:
             raise StreamFailure(
-                EARLY_END, "stream ended without thread.item.done for the assistant message"
+                NO_REPLY, "turn ended without an assistant message (--require-assistant)"
             )

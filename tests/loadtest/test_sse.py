@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from chatkit_pg.harness.vocabulary import NO_REPLY
 from chatkit_pg.loadtest.scenarios.sse import (
     EARLY_END,
     ERROR_EVENT,
@@ -63,12 +64,14 @@ def test_complete_stream_passes() -> None:
 
 @pytest.mark.parametrize("cut", [0, 1, 2, 3])
 def test_early_end(cut: int) -> None:
-    check = StreamCheck()
+    # No event, or no user message: the stream ended early. After the user message the turn
+    # is the server's to shape; without an assistant message it fails only when required.
+    check = StreamCheck(require_assistant=True)
     for e in complete_stream()[:cut]:
         check.observe(e)
     with pytest.raises(StreamFailure) as info:
         check.finish()
-    assert info.value.kind == EARLY_END
+    assert info.value.kind == (EARLY_END if cut < 2 else NO_REPLY)
 
 
 def test_error_event_and_invalid_json() -> None:
@@ -79,3 +82,82 @@ def test_error_event_and_invalid_json() -> None:
         with pytest.raises(StreamFailure) as info:
             parse_event(bad)
         assert info.value.kind == INVALID_EVENT
+
+
+# -- every event order the SDK can produce ------------------------------------------------
+
+
+def _turn(*reply: dict) -> list[dict]:
+    user = {"id": "msg_u", "thread_id": "thr_1", "type": "user_message"}
+    return [
+        {"type": "thread.created", "thread": {"id": "thr_1"}},
+        {"type": "thread.item.done", "item": user},
+        {"type": "stream_options", "stream_options": {"allow_cancel": True}},
+        *reply,
+    ]
+
+
+ASSISTANT = {"id": "msg_a", "thread_id": "thr_1", "type": "assistant_message"}
+TOOL_CALL = {"id": "tc", "thread_id": "thr_1", "type": "client_tool_call"}
+WHOLE = {**ASSISTANT, "content": [{"type": "output_text", "text": "whole"}]}
+
+
+def _delta(text: str) -> dict:
+    update = {"type": "assistant_message.content_part.text_delta", "content_index": 0}
+    return {"type": "thread.item.updated", "item_id": "msg_a", "update": {**update, "delta": text}}
+
+
+ORDERS = {
+    "single_done": _turn({"type": "thread.item.done", "item": WHOLE}),
+    "streamed": _turn(
+        {"type": "thread.item.added", "item": {**ASSISTANT, "content": []}},
+        _delta("a"),
+        _delta("b"),
+        {"type": "thread.item.done", "item": {**ASSISTANT, "content": [{"text": "ab"}]}},
+    ),
+    "widget_only": _turn(
+        {"type": "thread.item.added", "item": {"id": "w", "thread_id": "thr_1", "type": "widget"}},
+        {"type": "thread.item.updated", "item_id": "w", "update": {"type": "widget.root.updated"}},
+        {"type": "thread.item.done", "item": {"id": "w", "thread_id": "thr_1", "type": "widget"}},
+    ),
+    "client_tool": _turn(
+        {"type": "thread.item.done", "item": TOOL_CALL},
+    ),
+    "title_notice_progress": _turn(
+        {"type": "progress_update", "text": "thinking"},
+        {"type": "notice", "level": "info", "message": "hi"},
+        {"type": "thread.item.done", "item": WHOLE},
+        {"type": "thread.updated", "thread": {"id": "thr_1", "title": "t"}},
+        {"type": "some.future.event"},
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("order", sorted(ORDERS))
+def test_every_sdk_event_order_is_a_complete_turn(order: str) -> None:
+    check = StreamCheck(expect_created=True)
+    for n, e in enumerate(ORDERS[order]):
+        check.observe(e, now=float(n))
+    check.finish()
+    assert check.user_message_id == "msg_u"
+    has_text = order in ("single_done", "streamed", "title_notice_progress")
+    assert (check.first_token_at is not None) == has_text
+    if order == "streamed":
+        assert check.first_token_at == 4.0 and check.tokens_per_second() == 1.0
+        assert check.assistant_text == "ab"
+
+
+def test_assistant_required_only_when_asked() -> None:
+    check = StreamCheck(require_assistant=True)
+    for e in ORDERS["widget_only"]:
+        check.observe(e)
+    with pytest.raises(StreamFailure) as info:
+        check.finish()
+    assert info.value.kind == NO_REPLY
+
+
+def test_update_of_an_item_never_named_is_invalid() -> None:
+    check = StreamCheck()
+    with pytest.raises(StreamFailure) as info:
+        check.observe(_delta("x"))
+    assert info.value.kind == INVALID_EVENT

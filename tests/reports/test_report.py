@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -198,11 +199,17 @@ def test_missing_part_is_noted_not_fatal(
         assert "load_percentiles" in {p.stem for p in report.figures}
 
 
-def test_empty_folder_builds_a_report_of_notes(tmp_path: Path) -> None:
+def test_empty_folder_is_an_error_not_an_empty_report(tmp_path: Path) -> None:
+    with pytest.raises(ReportInputError, match="holds no results"):
+        build(tmp_path)
+    assert not (tmp_path / "report.md").exists()
+
+
+def test_folder_with_only_conditions_builds_a_report_of_notes(run_a: Path, tmp_path: Path) -> None:
+    shutil.copy(run_a / "conditions.json", tmp_path / "conditions.json")
     report = build(tmp_path)
     text = report.markdown.read_text()
-    assert report.figures == []
-    assert "conditions.json" in text and "races/race_matrix.json" in text
+    assert "races/race_matrix.json" in text
     assert "no race-free, commit-ordered strategy measured" in text
 
 

@@ -101,7 +101,7 @@ def test_index_reads_interleaved(
         "calls_per_round": profile.compare_calls,
         "order": "rotating (ABCD, BCDA, ...)",
         "elapsed_s": round(time.monotonic() - started, 2),
-        "queries": comparisons,
+        "groups": comparisons,  # by read
     }
     _write_section(results, "index_reads", section, conditions, profile)
     for query, by_variant in comparisons.items():
@@ -150,7 +150,9 @@ def test_strategies_interleaved(
         "order": "rotating, after one untimed warm-up round",
         "elapsed_s": round(time.monotonic() - started, 2),
         "failed_adds": {name: sum(run.failed) for name, run in runs.items()},
-        "strategies": compare(samples, DEFAULT_STRATEGY, lower_is_better=False),
+        "groups": {
+            f"{HOT_THREAD} c{writers}": compare(samples, DEFAULT_STRATEGY, lower_is_better=False)
+        },
     }
     _write_section(results, "strategies", section, conditions, profile)
     for name, run in runs.items():

@@ -189,6 +189,7 @@ def all_tables(results: Results, sv: StrategyVerdict, iv: IndexVerdict) -> dict[
         tables.index_summary_table(iv),
         tables.variant_definitions_table(results),
         tables.index_read_table(iv),
+        tables.index_comparison_table(iv),
         tables.sizes_table(results),
         tables.plans_table(results),
         tables.summary_goals_table(results),
@@ -261,8 +262,11 @@ def _verdict_section(
                 f"**{i.variant}** index layout."
             )
         )
+    section.add(*(Paragraph(reason) for reason in (sv.reason, iv.reason) if reason))
     section.add(by_id.get("verdict"))
-    section.add(Paragraph(strategy_rule_text()), Paragraph(index_rule_text()))
+    section.add(
+        Paragraph(strategy_rule_text()), Paragraph(index_rule_text(iv.reason is not None))
+    )
     for score in sv.scores:
         if score.race_free and score.excluded and score.excluded.startswith("measured"):
             section.add(Note(f"{score.name} claims to be race-free but {score.excluded}."))
@@ -331,7 +335,8 @@ def _pagination_section(results: Results, by_id: dict[str, Table]) -> Section:
 def _index_section(results: Results, iv: IndexVerdict, by_id: dict[str, Table]) -> Section:
     section = Section("indexes", "Index strategies")
     section.add(
-        Paragraph(index_rule_text()),
+        Paragraph(index_rule_text(iv.reason is not None)),
+        by_id.get("index_comparison"),
         by_id.get("index_summary"),
         figures.index_reads(iv, results.folder),
         figures.index_costs(iv, results.folder),

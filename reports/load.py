@@ -18,7 +18,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import bench_percentile_key
@@ -82,6 +82,9 @@ class LoadTest:
         return bool(self.run and self.run.get("mode") == "remote") or self.flat
 
 
+INTERVAL_KEYS: Final = ("value", "low", "high")
+
+
 @dataclass(frozen=True)
 class StrategyRecord:
     """One sort-key strategy as the run recorded it in ``strategies.json``."""
@@ -110,6 +113,8 @@ class Results:
     strategies: dict[str, StrategyRecord] | None = None
     default_strategy: str | None = None
     variants: dict[str, VariantRecord] | None = None
+    shipped_variant: str | None = None  # bench/variants.json "shipped"
+    comparisons: dict[str, Any] | None = None  # bench/comparisons.json sections by name
     benchmarks: list[Benchmark] | None = None
     bench_machine: dict[str, Any] | None = None
     pgbench: list[dict[str, Any]] | None = None
@@ -171,6 +176,11 @@ def load_results(folder: Path) -> Results:
     variants = _optional_json(results, RunFolder.VARIANTS_FILE)
     if variants is not None:
         results.variants = _variants(folder / RunFolder.VARIANTS_FILE, variants)
+        shipped = variants.get("shipped")
+        results.shipped_variant = shipped if isinstance(shipped, str) else None
+    comparisons = _optional_json(results, RunFolder.COMPARISONS_FILE)
+    if comparisons is not None:
+        results.comparisons = _comparisons(folder / RunFolder.COMPARISONS_FILE, comparisons)
     pgbench = _optional_json(results, RunFolder.PGBENCH_FILE)
     if pgbench is not None:
         results.pgbench = _list_of_objects(folder / RunFolder.PGBENCH_FILE, pgbench, "runs")
@@ -261,6 +271,24 @@ def _variants(path: Path, document: dict[str, Any]) -> dict[str, VariantRecord]:
             sort_key_unique=unique if isinstance(unique, bool) else None,
         )
     return records
+
+
+def _comparisons(path: Path, document: dict[str, Any]) -> dict[str, Any]:
+    """``bench/comparisons.json``: ``{section: {baseline, groups: {group: {contender: entry}}}}``
+    where an entry has ``median`` (value, low, high) and, but for the baseline,
+    ``ratio_to_baseline`` and ``call``."""
+    sections = {k: v for k, v in document.items() if k != "conditions"}
+    for name, section in sections.items():
+        section = _object(path, section, name)
+        if not isinstance(section.get("baseline"), str):
+            raise ReportInputError(f"{path}: {name}.baseline must name the baseline")
+        for group, contenders in _object(path, section.get("groups"), f"{name}.groups").items():
+            for contender, entry in _object(path, contenders, f"{name}.{group}").items():
+                where = f"{name}.groups.{group}.{contender}"
+                median = _object(path, _object(path, entry, where).get("median"), where)
+                if not all(isinstance(median.get(k), int | float) for k in INTERVAL_KEYS):
+                    raise ReportInputError(f"{path}: {where}.median needs value, low and high")
+    return sections
 
 
 def _benchmarks(path: Path, document: dict[str, Any]) -> list[Benchmark]:

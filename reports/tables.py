@@ -276,6 +276,8 @@ def index_summary_table(iv: IndexVerdict) -> Table | None:
     rows = []
     for s in iv.scores:
         status = "recommended" if s is iv.chosen else ("qualifies" if s.eligible else "too slow")
+        if iv.shipped is not None and s is not iv.chosen:  # decided by the intervals
+            status = "shipped" if s.variant == iv.shipped else "not measurably better"
         if s.read_geo_ms is None:
             status = "no reads measured"
         rows.append(
@@ -340,6 +342,30 @@ def index_read_table(iv: IndexVerdict) -> Table | None:
         title="Read latency p50 per query and index variant (ms)",
         columns=[Column("Variant", key=True)] + [Column(q, "ms", better="lower") for q in queries],
         rows=rows,
+    )
+
+
+def index_comparison_table(iv: IndexVerdict) -> Table | None:
+    """Each variant's read ratio to the shipped layout, with its 95% interval and the call."""
+    compared = [s for s in iv.scores if s.ratios]
+    queries = sorted({q for s in compared for q in s.ratios})
+    if not compared or iv.shipped is None:
+        return None
+
+    def cell(score: Any, query: str) -> str | None:
+        ratio = score.ratios.get(query)
+        if ratio is None:
+            return None
+        call = score.calls.get(query, "")
+        return f"{ratio['value']:.2f}x [{ratio['low']:.2f}, {ratio['high']:.2f}] {call}"
+
+    return Table(
+        id="index_comparison",
+        title=f"Reads relative to the shipped layout ({iv.shipped}), interleaved rounds",
+        columns=[Column("Variant", key=True)] + [Column(q) for q in queries],
+        rows=[[s.variant, *(cell(s, q) for q in queries)] for s in compared],
+        caption="Median latency ratio to the shipped layout with its paired bootstrap 95% "
+        "interval; below 1 is faster. A call is made only when the interval excludes 1.",
     )
 
 

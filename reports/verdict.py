@@ -9,12 +9,20 @@ Rules (stated in the report too):
   fastest eligible one wins, "fastest" being the geometric mean of ops/s over every
   (scenario, concurrency) cell that all eligible strategies measured, as pgbench summarises
   its variations.
-* **Index variant**: reads dominate a chat workload, so a variant is eligible when the
+* **Index variant**, when the run has interleaved comparisons (``bench/comparisons.json``):
+  the shipped layout stays unless a variant is *measurably* faster than it on at least one
+  read (the 95% interval of the read's ratio lies below 1) and measurably slower on none, and
+  its ``add_thread_item`` throughput is at most :data:`WRITE_COST` below the shipped
+  layout's; among several, the largest read gain (geometric mean of the ratios) wins, ties by
+  index size. A difference the intervals do not separate is "no measurable difference".
+  Without comparisons (older runs) the median rule applies: a variant is eligible when the
   geometric mean of its per-query p50 latency is within :data:`READ_TOLERANCE` of the best;
   among those the highest ``add_thread_item`` throughput wins, and when writes are within
   :data:`WRITE_TIE` of each other the smaller index size does. Each variant's definition
   (description, whether ``UNIQUE (thread_id, sort_key)`` is kept) comes from the run's
   ``bench/variants.json``.
+* **Strategy** with comparisons: an eligible strategy replaces the default only when it is
+  measurably faster on the interleaved hot-thread rounds; otherwise the default stays.
 
 Nothing here imports the store: an old baseline is judged by what it recorded.
 """
@@ -25,7 +33,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from chatkit_pg.harness.vocabulary import HOT_THREAD, INDEX_READ, INDEX_WRITE, SORT_KEY, STORE
 
@@ -33,6 +41,9 @@ from .load import Results
 
 READ_TOLERANCE: Final = 0.20
 WRITE_TIE: Final = 0.05
+WRITE_COST: Final = 0.10  # how much write throughput a read gain may cost
+FASTER: Final = "faster"  # the calls bench/statistics.py writes
+SLOWER: Final = "slower"
 COUNTERS: Final = ("duplicates", "failed_adds", "retries")
 
 
@@ -69,6 +80,7 @@ class StrategyVerdict:
     chosen: StrategyScore | None
     scores: list[StrategyScore]
     cells: list[tuple[str, int]]  # the cells the geometric mean covers
+    reason: str | None = None  # why, when the interleaved comparison decided
 
 
 @dataclass
@@ -83,6 +95,8 @@ class IndexScore:
     eligible: bool = False
     description: str | None = None  # from bench/variants.json; None when not recorded
     sort_key_unique: bool | None = None
+    calls: dict[str, str] = field(default_factory=dict)  # read -> faster/slower/tie vs shipped
+    ratios: dict[str, dict[str, float]] = field(default_factory=dict)  # read -> ratio interval
 
 
 @dataclass
@@ -91,6 +105,8 @@ class IndexVerdict:
     scores: list[IndexScore]
     queries: list[str]
     best_read_ms: float | None
+    shipped: str | None = None
+    reason: str | None = None  # why, when the interleaved comparison decided
 
 
 def choose_strategy(results: Results) -> StrategyVerdict:
@@ -132,6 +148,10 @@ def choose_strategy(results: Results) -> StrategyVerdict:
                 if isinstance(value, int | float):
                     s.counters[key] = max(s.counters[key], int(value))
 
+    section = (results.comparisons or {}).get("strategies")
+    compared = {str(name) for group in (section or {}).get("groups", {}).values() for name in group}
+    for name in compared:
+        score(name)
     for s in scores.values():
         s.excluded = _exclusion(s)
     eligible = [s for s in scores.values() if s.excluded is None and s.ops]
@@ -140,14 +160,47 @@ def choose_strategy(results: Results) -> StrategyVerdict:
         measured = cells or sorted(s.ops)
         s.geo_mean_ops = geometric_mean(s.ops[c] for c in measured if c in s.ops)
     for s in scores.values():
-        if s.excluded is None and not s.ops:
+        if s.excluded is None and not s.ops and s.name not in compared:
             s.excluded = "no throughput measured"
     eligible.sort(key=lambda s: s.geo_mean_ops or 0.0, reverse=True)
     ordered = sorted(
         scores.values(),
         key=lambda s: (s.excluded is not None, -(s.geo_mean_ops or 0.0), s.name),
     )
-    return StrategyVerdict(chosen=eligible[0] if eligible else None, scores=ordered, cells=cells)
+    verdict = StrategyVerdict(chosen=eligible[0] if eligible else None, scores=ordered, cells=cells)
+    if section is not None:
+        _decide_strategy_by_intervals(verdict, section)
+    return verdict
+
+
+def _decide_strategy_by_intervals(verdict: StrategyVerdict, section: dict[str, Any]) -> None:
+    baseline = str(section["baseline"])
+    by_name = {s.name: s for s in verdict.scores}
+    for group, contenders in section["groups"].items():
+        faster = [
+            (name, entry["median"]["value"])
+            for name, entry in contenders.items()
+            if entry.get("call") == FASTER and by_name.get(name) and not by_name[name].excluded
+        ]
+        if faster:
+            winner = max(faster, key=lambda pair: pair[1])[0]
+            ratio = contenders[winner]["ratio_to_baseline"]
+            verdict.chosen = by_name[winner]
+            verdict.reason = (
+                f"{winner} is measurably faster than {baseline} ({group}: "
+                f"{_interval_text(ratio)} its throughput)."
+            )
+        elif baseline in by_name and not by_name[baseline].excluded:
+            verdict.chosen = by_name[baseline]
+            verdict.reason = (
+                f"{baseline} stays: no eligible strategy is measurably faster ({group}, "
+                "interleaved rounds, 95% intervals)."
+            )
+        return  # one group: the hot thread at the profile's most writers
+
+
+def _interval_text(ratio: dict[str, float]) -> str:
+    return f"{ratio['value']:.2f}x [{ratio['low']:.2f}, {ratio['high']:.2f}]"
 
 
 def _add_counters(s: StrategyScore, source: dict[str, object]) -> None:
@@ -214,7 +267,82 @@ def choose_index_variant(results: Results) -> IndexVerdict:
         s.eligible = True
     chosen = _best_writer(candidates)
     ordered = sorted(scores.values(), key=lambda s: (s.read_geo_ms is None, s.read_geo_ms or 0))
-    return IndexVerdict(chosen=chosen, scores=ordered, queries=queries, best_read_ms=best)
+    verdict = IndexVerdict(chosen=chosen, scores=ordered, queries=queries, best_read_ms=best)
+    section = (results.comparisons or {}).get("index_reads")
+    if section is not None:
+        _decide_index_by_intervals(verdict, section, results.shipped_variant)
+    return verdict
+
+
+def _decide_index_by_intervals(
+    verdict: IndexVerdict, section: dict[str, Any], shipped: str | None
+) -> None:
+    baseline = shipped or str(section["baseline"])
+    by_name = {s.variant: s for s in verdict.scores}
+    for query, contenders in section["groups"].items():
+        for name, entry in contenders.items():
+            score = by_name.setdefault(name, IndexScore(name))
+            if name != baseline and "call" in entry:
+                score.calls[query] = entry["call"]
+                score.ratios[query] = entry["ratio_to_baseline"]
+    verdict.scores = list(by_name.values())
+    verdict.shipped = baseline
+    base = by_name.get(baseline)
+    why_not: list[str] = []
+    winners: list[IndexScore] = []
+    for score in verdict.scores:
+        score.eligible = False
+        if score.variant == baseline or not score.calls:
+            continue
+        gains = [q for q, call in score.calls.items() if call == FASTER]
+        losses = [q for q, call in score.calls.items() if call == SLOWER]
+        if losses:
+            why_not.append(f"{score.variant}: slower on {', '.join(losses)}")
+        elif not gains:
+            why_not.append(f"{score.variant}: no measurable difference on any read")
+        elif _write_cost(score, base) > WRITE_COST:
+            why_not.append(
+                f"{score.variant}: faster on {', '.join(gains)} but its writes are "
+                f"{_write_cost(score, base):.0%} slower (more than {WRITE_COST:.0%})"
+            )
+        else:
+            winners.append(score)
+    if base is not None:
+        base.eligible = True
+    if winners:
+        for score in winners:
+            score.eligible = True
+        best = min(
+            winners,
+            key=lambda s: (
+                geometric_mean(r["value"] for r in s.ratios.values()) or math.inf,
+                s.index_bytes if s.index_bytes is not None else math.inf,
+            ),
+        )
+        gained = ", ".join(
+            f"{q} {_interval_text(best.ratios[q])}"
+            for q, call in best.calls.items()
+            if call == FASTER
+        )
+        verdict.chosen = best
+        verdict.reason = (
+            f"{best.variant} replaces the shipped {baseline}: measurably faster on {gained}, "
+            "slower on no read, writes within the allowed cost."
+        )
+        return
+    verdict.chosen = base
+    verdict.reason = (
+        f"The shipped layout ({baseline}) stays: "
+        + ("; ".join(why_not) if why_not else "no other variant was compared")
+        + "."
+    )
+
+
+def _write_cost(score: IndexScore, base: IndexScore | None) -> float:
+    """How much lower ``score``'s write throughput is than the shipped layout's (0 = same)."""
+    if base is None or not base.write_ops or score.write_ops is None:
+        return 0.0
+    return max(0.0, 1 - score.write_ops / base.write_ops)
 
 
 def _best_writer(candidates: list[IndexScore]) -> IndexScore | None:
@@ -232,8 +360,16 @@ def _best_writer(candidates: list[IndexScore]) -> IndexScore | None:
     )
 
 
-def index_rule_text() -> str:
+def index_rule_text(interleaved: bool = False) -> str:
     """The index rule in one sentence, for the report."""
+    if interleaved:
+        return (
+            "Rule: the shipped layout stays unless a variant is measurably faster on at least "
+            "one read in interleaved rounds (the 95% interval of its ratio to the shipped "
+            "layout below 1), measurably slower on none, and costs writes at most "
+            f"{WRITE_COST:.0%}; a difference the intervals do not separate is no measurable "
+            "difference."
+        )
     return (
         f"Rule: reads dominate a chat workload, so a variant qualifies when the geometric mean "
         f"of its per-query p50 read latency is within {READ_TOLERANCE:.0%} of the best; among "

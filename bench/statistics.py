@@ -22,6 +22,10 @@ SEED: Final = 20261128  # fixed: the same samples always give the same interval
 FASTER: Final = "faster"
 SLOWER: Final = "slower"
 TIE: Final = "no measurable difference"
+TOO_FEW_ROUNDS: Final = "too few rounds to tell"
+# Below this many rounds a bootstrap interval is too coarse to call anything (the smoke
+# profile's 3 rounds can put a 5% wobble outside a "95%" interval).
+MIN_ROUNDS_FOR_A_CALL: Final = 10
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,10 @@ def compare(
         if name != baseline:
             ratio = ratio_interval(rounds, base)
             entry["ratio_to_baseline"] = ratio.as_dict()
-            entry["call"] = call(ratio, lower_is_better=lower_is_better)
+            entry["call"] = (
+                call(ratio, lower_is_better=lower_is_better)
+                if len(rounds) >= MIN_ROUNDS_FOR_A_CALL
+                else TOO_FEW_ROUNDS
+            )
         result[name] = entry
     return result

@@ -265,7 +265,8 @@ def _verdict_section(
     section.add(*(Paragraph(reason) for reason in (sv.reason, iv.reason) if reason))
     section.add(by_id.get("verdict"))
     section.add(
-        Paragraph(strategy_rule_text()), Paragraph(index_rule_text(iv.reason is not None))
+        Paragraph(strategy_rule_text(sv.reason is not None)),
+        Paragraph(index_rule_text(iv.reason is not None)),
     )
     for score in sv.scores:
         if score.race_free and score.excluded and score.excluded.startswith("measured"):

@@ -53,7 +53,9 @@ def verdict_table(sv: StrategyVerdict, iv: IndexVerdict) -> Table:
     rows: list[list[Any]] = []
     s = sv.chosen
     if s is not None:
-        parts = [f"{s.geo_mean_ops:,.0f} ops/s geometric mean over {cells_text(sv.cells)}"]
+        parts = []
+        if s.geo_mean_ops is not None:
+            parts.append(f"{s.geo_mean_ops:,.0f} ops/s geometric mean over {cells_text(sv.cells)}")
         if s.hot_max:
             conc, ops, p95 = s.hot_max
             p95_text = f", p95 {p95:.1f} ms" if p95 is not None else ""
@@ -79,7 +81,11 @@ def verdict_table(sv: StrategyVerdict, iv: IndexVerdict) -> Table:
         rows.append(["sort-key strategy", "none", "no race-free, commit-ordered strategy measured"])
     i = iv.chosen
     if i is not None:
-        parts = [f"reads {i.read_geo_ms:.2f} ms geometric-mean p50 over {len(iv.queries)} queries"]
+        parts = []
+        if i.read_geo_ms is not None:
+            parts.append(
+                f"reads {i.read_geo_ms:.2f} ms geometric-mean p50 over {len(iv.queries)} queries"
+            )
         fastest = iv.scores[0] if iv.scores else None
         if fastest is not None and fastest is not i and fastest.read_geo_ms:
             parts.append(f"best {fastest.variant} {fastest.read_geo_ms:.2f} ms")

@@ -236,10 +236,8 @@ def choose_index_variant(results: Results) -> IndexVerdict:
             scores.setdefault(
                 b.get("variant"), IndexScore(b.get("variant"))
             ).write_ops = b.ops_per_s
-    for variant, s in scores.items():
-        record = (results.variants or {}).get(variant)
-        if record is not None:
-            s.description, s.sort_key_unique = record.description, record.sort_key_unique
+    for variant in scores:
+        scores[variant] = _with_definition(scores[variant], results)
     for variant, tables in (results.sizes or {}).items():
         if variant in scores and isinstance(tables, dict):
             s = scores[variant]
@@ -270,18 +268,20 @@ def choose_index_variant(results: Results) -> IndexVerdict:
     verdict = IndexVerdict(chosen=chosen, scores=ordered, queries=queries, best_read_ms=best)
     section = (results.comparisons or {}).get("index_reads")
     if section is not None:
-        _decide_index_by_intervals(verdict, section, results.shipped_variant)
+        _decide_index_by_intervals(verdict, section, results)
     return verdict
 
 
 def _decide_index_by_intervals(
-    verdict: IndexVerdict, section: dict[str, Any], shipped: str | None
+    verdict: IndexVerdict, section: dict[str, Any], results: Results
 ) -> None:
-    baseline = shipped or str(section["baseline"])
+    baseline = results.shipped_variant or str(section["baseline"])
     by_name = {s.variant: s for s in verdict.scores}
     for query, contenders in section["groups"].items():
         for name, entry in contenders.items():
-            score = by_name.setdefault(name, IndexScore(name))
+            if name not in by_name:  # compared, but not in the per-variant benchmarks
+                by_name[name] = _index_score(name, results)
+            score = by_name[name]
             if name != baseline and "call" in entry:
                 score.calls[query] = entry["call"]
                 score.ratios[query] = entry["ratio_to_baseline"]
@@ -296,10 +296,19 @@ def _decide_index_by_intervals(
             continue
         gains = [q for q, call in score.calls.items() if call == FASTER]
         losses = [q for q, call in score.calls.items() if call == SLOWER]
-        if losses:
+        if score.sort_key_unique is False:
+            why_not.append(
+                f"{score.variant}: drops UNIQUE (thread_id, sort_key), the constraint that "
+                "backs every strategy's keys"
+            )
+        elif losses:
             why_not.append(f"{score.variant}: slower on {', '.join(losses)}")
         elif not gains:
             why_not.append(f"{score.variant}: no measurable difference on any read")
+        elif base is None or not base.write_ops or score.write_ops is None:
+            why_not.append(
+                f"{score.variant}: faster on {', '.join(gains)}, but its write cost is unmeasured"
+            )
         elif _write_cost(score, base) > WRITE_COST:
             why_not.append(
                 f"{score.variant}: faster on {', '.join(gains)} but its writes are "
@@ -338,10 +347,22 @@ def _decide_index_by_intervals(
     )
 
 
-def _write_cost(score: IndexScore, base: IndexScore | None) -> float:
+def _index_score(variant: str, results: Results) -> IndexScore:
+    return _with_definition(IndexScore(variant), results)
+
+
+def _with_definition(score: IndexScore, results: Results) -> IndexScore:
+    """``score`` with the variant's description and uniqueness as the run recorded them."""
+    record = (results.variants or {}).get(score.variant)
+    if record is not None:
+        score.description, score.sort_key_unique = record.description, record.sort_key_unique
+    return score
+
+
+def _write_cost(score: IndexScore, base: IndexScore) -> float:
     """How much lower ``score``'s write throughput is than the shipped layout's (0 = same)."""
-    if base is None or not base.write_ops or score.write_ops is None:
-        return 0.0
+    if not base.write_ops or score.write_ops is None:
+        return math.inf  # unknown costs too much
     return max(0.0, 1 - score.write_ops / base.write_ops)
 
 
@@ -378,8 +399,15 @@ def index_rule_text(interleaved: bool = False) -> str:
     )
 
 
-def strategy_rule_text() -> str:
+def strategy_rule_text(interleaved: bool = False) -> str:
     """The strategy rule in one sentence, for the report."""
+    if interleaved:
+        return (
+            "Rule: only strategies whose recorded guarantees are race-free and commit-ordered, "
+            "and that measured zero duplicates and zero failed adds, qualify; one replaces "
+            "the default only when the interleaved hot-thread rounds show it measurably faster "
+            "(the 95% interval of its throughput ratio above 1)."
+        )
     return (
         "Rule: only strategies whose guarantees, as this run recorded them (strategies.json), "
         "are race-free and keep commit order, and that measured zero duplicates and zero "

@@ -10,6 +10,7 @@ from chatkit_pg.bench.statistics import (
     FASTER,
     SLOWER,
     TIE,
+    TOO_FEW_ROUNDS,
     compare,
     median_interval,
     ratio_interval,
@@ -72,3 +73,9 @@ def test_rotation_puts_every_name_in_every_position() -> None:
 def test_a_ratio_needs_paired_rounds() -> None:
     with pytest.raises(ValueError, match="same, non-zero number of rounds"):
         ratio_interval([1.0, 2.0], [1.0])
+
+
+def test_too_few_rounds_make_no_call() -> None:
+    base = [1.0, 1.01, 0.99]
+    result = compare({"base": base, "fast": [x * 0.5 for x in base]}, "base")
+    assert result["fast"]["call"] == TOO_FEW_ROUNDS

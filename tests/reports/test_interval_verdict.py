@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from chatkit_pg.harness.vocabulary import INDEX_WRITE, STORE
-from chatkit_pg.reports.load import Benchmark, Results, StrategyRecord
+from chatkit_pg.reports.load import Benchmark, Results, StrategyRecord, VariantRecord
 from chatkit_pg.reports.verdict import (
     WRITE_COST,
     choose_index_variant,
@@ -110,3 +110,20 @@ def test_a_strategy_replaces_the_default_only_when_measurably_faster() -> None:
         verdict = choose_strategy(results)
         assert verdict.chosen is not None and verdict.chosen.name == expected, call
         assert verdict.reason is not None
+
+
+def test_a_layout_without_the_sort_key_constraint_never_ships() -> None:
+    reads = {
+        "items_page_first": {
+            "recommended": _entry(1, 1, 1, None),
+            "sketch": _entry(0.5, 0.45, 0.55, "faster"),
+        }
+    }
+    results = _results(reads, {"recommended": 100, "sketch": 150})
+    results.variants = {
+        name: VariantRecord(name, "", (), unique)
+        for name, unique in (("recommended", True), ("sketch", False))
+    }
+    verdict = choose_index_variant(results)
+    assert verdict.chosen is not None and verdict.chosen.variant == "recommended"
+    assert "sketch: drops UNIQUE (thread_id, sort_key)" in (verdict.reason or "")

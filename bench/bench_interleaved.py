@@ -20,17 +20,23 @@ import random
 import statistics
 import time
 import zlib
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
 from chatkit_pg import DEFAULT_STRATEGY, STRATEGIES, PostgresStore
 from chatkit_pg.harness.results import RunFolder
-from chatkit_pg.harness.vocabulary import HOT_THREAD, INDEX_READ_QUERIES
+from chatkit_pg.harness.vocabulary import (
+    HOT_THREAD,
+    INDEX_READ_QUERIES,
+    MIXED_READER_GROUP,
+    MIXED_WRITER_GROUP,
+)
 
 from .databases import BenchDatabases
 from .profiles import Profile
-from .reads import index_reads
+from .reads import CONTEXT, ORDER, PAGE_SIZE, index_reads
+from .seed import DEEP_THREAD_ID
 from .statistics import BOOTSTRAP_SAMPLES, CONFIDENCE, compare, rotation
 from .variants import RECOMMENDED, VARIANTS
 from .writers import WriteRun, make_jobs, new_threads, run_round, warm_pool
@@ -157,3 +163,85 @@ def test_strategies_interleaved(
     _write_section(results, "strategies", section, conditions, profile)
     for name, run in runs.items():
         assert sum(run.failed) == 0, (name, dict(run.errors))
+
+
+MIXED_WRITERS: Final = 4
+MIXED_READERS: Final = 4
+MIXED_READS_PER_READER: Final = 6  # alternating the newest page and a deep page
+
+
+@pytest.mark.benchmark(group="mixed interleaved")
+def test_mixed_workload_interleaved(
+    loop: asyncio.AbstractEventLoop,
+    databases: BenchDatabases,
+    profile: Profile,
+    results: RunFolder,
+    conditions: dict[str, Any],
+) -> None:
+    """Appends to hot threads while readers page the deep thread, per layout, interleaved."""
+    names = [name for name in VARIANTS if databases.skip_reason(name) is None]
+    stores = {
+        name: databases.store(
+            databases.variant(name).dsn, pool_size=MIXED_WRITERS + MIXED_READERS
+        )
+        for name in names
+    }
+    cursor = databases.variant(names[0]).seed.deep_item_ids[::-1][profile.deepest - 1]
+    rng = random.Random(zlib.crc32(b"mixed interleaved"))
+    reader_ms: dict[str, list[float]] = {name: [] for name in names}
+    writer_ops: dict[str, list[float]] = {name: [] for name in names}
+    runs = {name: WriteRun() for name in names}
+    for name in names:
+        loop.run_until_complete(warm_pool(stores[name], MIXED_WRITERS + MIXED_READERS))
+    started = time.monotonic()
+    for round_number in range(-1, profile.compare_rounds):  # round -1 warms up, untimed
+        for name in rotation(names, max(round_number, 0)):
+            store = stores[name]
+            hot = loop.run_until_complete(new_threads(store, 2, f"mixed_{name}"))
+            jobs = make_jobs(rng, hot, MIXED_WRITERS, profile.adds_per_round)
+            latencies = loop.run_until_complete(
+                _read_while_writing(store, jobs, runs[name], cursor)
+            )
+            if round_number >= 0:
+                reader_ms[name].append(round(statistics.median(latencies) * 1000.0, 5))
+                writer_ops[name].append(round(runs[name].added[-1] / runs[name].elapsed[-1], 3))
+        if (round_number + 1) % 10 == 0:
+            print(f"interleaved mixed load: round {round_number + 1}/{profile.compare_rounds}")
+    section = {
+        "baseline": RECOMMENDED.name,
+        "writers": MIXED_WRITERS,
+        "readers": MIXED_READERS,
+        "reads_per_reader": MIXED_READS_PER_READER,
+        "adds_per_round": profile.adds_per_round,
+        "rounds": profile.compare_rounds,
+        "order": "rotating, after one untimed warm-up round",
+        "elapsed_s": round(time.monotonic() - started, 2),
+        "groups": {
+            MIXED_READER_GROUP: compare(reader_ms, RECOMMENDED.name),
+            MIXED_WRITER_GROUP: compare(writer_ops, RECOMMENDED.name, lower_is_better=False),
+        },
+        "failed_adds": {name: sum(run.failed) for name, run in runs.items()},
+    }
+    _write_section(results, "mixed", section, conditions, profile)
+    for name, run in runs.items():
+        assert sum(run.failed) == 0, (name, dict(run.errors))
+
+
+async def _read_while_writing(
+    store: PostgresStore[Any], jobs: Any, run: WriteRun, cursor: str
+) -> list[float]:
+    """Run the writers' round and the readers at once; the readers' latencies (s)."""
+    latencies: list[float] = []
+
+    async def reader(number: int) -> None:
+        for n in range(MIXED_READS_PER_READER):
+            after = cursor if (n + number) % 2 else None  # deep and newest pages alternate
+            began = time.perf_counter()
+            page = await store.load_thread_items(DEEP_THREAD_ID, after, PAGE_SIZE, ORDER, CONTEXT)
+            latencies.append(time.perf_counter() - began)
+            assert len(page.data) == PAGE_SIZE
+
+    await asyncio.gather(
+        run_round(store, jobs, run), *(reader(n) for n in range(MIXED_READERS))
+    )
+    return latencies

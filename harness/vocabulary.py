@@ -213,6 +213,10 @@ def summary_goal_text(summary: Mapping[str, Any], path: tuple[str, str]) -> str:
     return f"goal {goal[0]} {goal[1]:.2f}x{reference}"
 
 
+# Groups of the interleaved mixed-workload comparison (bench/comparisons.json "mixed").
+MIXED_READER_GROUP: Final = "reader page p50 under appends (ms)"
+MIXED_WRITER_GROUP: Final = "appends/s beside readers"
+
 # Environment variables the harness reads (each also has a command-line option).
 DSN_ENV: Final = "CHATKIT_PG_DSN"
 PROVIDER_ENV: Final = "CHATKIT_PG_PROVIDER"

@@ -367,11 +367,12 @@ def index_comparison_table(iv: IndexVerdict) -> Table | None:
 
     return Table(
         id="index_comparison",
-        title=f"Reads relative to the shipped layout ({iv.shipped}), interleaved rounds",
+        title=f"Relative to the shipped layout ({iv.shipped}), interleaved rounds",
         columns=[Column("Variant", key=True)] + [Column(q) for q in queries],
         rows=[[s.variant, *(cell(s, q) for q in queries)] for s in compared],
-        caption="Median latency ratio to the shipped layout with its paired bootstrap 95% "
-        "interval; below 1 is faster. A call is made only when the interval excludes 1.",
+        caption="Median ratio to the shipped layout with its paired bootstrap 95% interval "
+        "(latencies: below 1 is faster; appends/s: above 1 is faster). A call is made only "
+        "when the interval excludes 1.",
     )
 
 

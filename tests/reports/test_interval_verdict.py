@@ -127,3 +127,26 @@ def test_a_layout_without_the_sort_key_constraint_never_ships() -> None:
     verdict = choose_index_variant(results)
     assert verdict.chosen is not None and verdict.chosen.variant == "recommended"
     assert "sketch: drops UNIQUE (thread_id, sort_key)" in (verdict.reason or "")
+
+
+def test_slower_appends_beside_readers_keep_the_shipped_layout() -> None:
+    reads = {
+        "items_page_first": {
+            "recommended": _entry(1, 1, 1, None),
+            "covering": _entry(0.8, 0.75, 0.85, "faster"),
+        }
+    }
+    results = _results(reads, {"recommended": 100, "covering": 100})
+    assert results.comparisons is not None
+    results.comparisons["mixed"] = {
+        "baseline": "recommended",
+        "groups": {
+            "appends/s beside readers": {
+                "recommended": _entry(1, 1, 1, None),
+                "covering": _entry(0.7, 0.6, 0.8, "slower"),
+            }
+        },
+    }
+    verdict = choose_index_variant(results)
+    assert verdict.chosen is not None and verdict.chosen.variant == "recommended"
+    assert "covering: slower on appends/s beside readers" in (verdict.reason or "")

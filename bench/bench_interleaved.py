@@ -20,12 +20,22 @@ import random
 import statistics
 import time
 import zlib
+from datetime import UTC, datetime
 from typing import Any, Final
 
+import asyncpg
 import pytest
+from chatkit.types import ThreadItem
+from pydantic import TypeAdapter
 
-from chatkit_pg import DEFAULT_STRATEGY, STRATEGIES, PostgresStore
+from chatkit_pg import DEFAULT_STRATEGY, STRATEGIES, PostgresStore, sql
 from chatkit_pg.harness.results import RunFolder
+from chatkit_pg.harness.vocabulary import (
+    FLOOR_APPENDS_GROUP as APPENDS_GROUP,
+)
+from chatkit_pg.harness.vocabulary import (
+    FLOOR_PAGE_GROUP as PAGE_GROUP,
+)
 from chatkit_pg.harness.vocabulary import (
     HOT_THREAD,
     INDEX_READ_QUERIES,
@@ -33,13 +43,17 @@ from chatkit_pg.harness.vocabulary import (
     MIXED_WRITER_GROUP,
 )
 
+from . import baselines
 from .databases import BenchDatabases
+from .mixed_items import mixed_items
 from .profiles import Profile
 from .reads import CONTEXT, ORDER, PAGE_SIZE, index_reads
-from .seed import DEEP_THREAD_ID
+from .seed import DEEP_THREAD_ID, make_item
 from .statistics import BOOTSTRAP_SAMPLES, CONFIDENCE, compare, rotation
 from .variants import RECOMMENDED, VARIANTS
-from .writers import WriteRun, make_jobs, new_threads, run_round, warm_pool
+from .writers import WRITER_CONTEXT, WriteRun, make_jobs, new_threads, run_round, warm_pool
+
+THREAD_ITEM: Final = TypeAdapter(ThreadItem)  # what the store validates each row with
 
 
 def _write_section(
@@ -245,3 +259,97 @@ async def _read_while_writing(
         run_round(store, jobs, run), *(reader(n) for n in range(MIXED_READERS))
     )
     return latencies
+
+
+FLOOR_PAGE_SIZE: Final = 50
+STORE_PATH: Final = "store"
+FLOOR_PATH: Final = "floor"
+
+
+@pytest.mark.benchmark(group="floors interleaved")
+def test_store_against_its_floor_interleaved(
+    loop: asyncio.AbstractEventLoop,
+    databases: BenchDatabases,
+    profile: Profile,
+    results: RunFolder,
+    conditions: dict[str, Any],
+) -> None:
+    """The store's own path beside the floor, one client, interleaved round by round.
+
+    Appends: ``add_thread_item`` against raw asyncpg running the identical statement with
+    parameters made ahead (its floor). Pages: ``load_thread_items`` of 50 mixed SDK items
+    against raw asyncpg fetching the same rows plus pydantic validating the same JSON.
+    """
+    dsn = databases.scratch("bench_floors")
+    store = databases.store(dsn, pool_size=1)
+    raw = loop.run_until_complete(asyncpg.connect(dsn))
+    rng = random.Random(zlib.crc32(b"floors interleaved"))
+    try:
+        threads = loop.run_until_complete(new_threads(store, 3, "floor"))
+        page_thread, store_thread, raw_thread = threads
+        for item in mixed_items(page_thread, FLOOR_PAGE_SIZE + 10, datetime.now(UTC)):
+            loop.run_until_complete(store.add_thread_item(page_thread, item, WRITER_CONTEXT))
+        user = WRITER_CONTEXT["user_id"]
+        statement = sql.SELECT_ITEMS_FIRST_PAGE_SQL["desc"]
+
+        def fresh(thread_id: str) -> Any:
+            item_id = f"msg_{rng.getrandbits(96):024x}"
+            return make_item(rng, thread_id, item_id, 0, datetime.now(UTC))
+
+        async def store_append() -> None:
+            await store.add_thread_item(store_thread, pending[STORE_PATH].pop(), WRITER_CONTEXT)
+
+        async def raw_append() -> None:
+            await raw.fetchval(sql.ADD_ITEM_COUNTER_SQL, *pending[FLOOR_PATH].pop())
+
+        async def store_page() -> None:
+            page = await store.load_thread_items(
+                page_thread, None, FLOOR_PAGE_SIZE, "desc", WRITER_CONTEXT
+            )
+            assert len(page.data) == FLOOR_PAGE_SIZE
+
+        async def floor_page() -> None:
+            rows = await raw.fetch(statement, page_thread, user, FLOOR_PAGE_SIZE + 1)
+            items = [THREAD_ITEM.validate_json(r["data"]) for r in rows[:FLOOR_PAGE_SIZE]]
+            assert len(items) == FLOOR_PAGE_SIZE
+
+        measures = {
+            APPENDS_GROUP: {STORE_PATH: store_append, FLOOR_PATH: raw_append},
+            PAGE_GROUP: {STORE_PATH: store_page, FLOOR_PATH: floor_page},
+        }
+        samples: dict[str, dict[str, list[float]]] = {
+            group: {STORE_PATH: [], FLOOR_PATH: []} for group in measures
+        }
+        for round_number in range(-1, profile.compare_rounds):  # round -1 warms up
+            # Items and the raw path's parameters are made before the clock starts.
+            pending = {
+                STORE_PATH: [fresh(store_thread) for _ in range(profile.compare_calls)],
+                FLOOR_PATH: [
+                    baselines.item_params(raw_thread, user, fresh(raw_thread))
+                    for _ in range(profile.compare_calls)
+                ],
+            }
+            for group, paths in measures.items():
+                for path in rotation(list(paths), max(round_number, 0)):
+                    median_ms = _round_sample(loop, paths[path], profile.compare_calls)
+                    if round_number >= 0:
+                        # Appends are compared as throughput (1 client: 1000 / latency).
+                        value = 1000.0 / median_ms if group == APPENDS_GROUP else median_ms
+                        samples[group][path].append(round(value, 5))
+    finally:
+        loop.run_until_complete(raw.close())
+    section = {
+        "baseline": FLOOR_PATH,
+        "rounds": profile.compare_rounds,
+        "calls_per_round": profile.compare_calls,
+        "order": "rotating, after one untimed warm-up round",
+        "floors": {
+            APPENDS_GROUP: "raw asyncpg, the store's ADD_ITEM_COUNTER_SQL, parameters made ahead",
+            PAGE_GROUP: "raw asyncpg fetching the same rows + pydantic validate_json of each",
+        },
+        "groups": {
+            APPENDS_GROUP: compare(samples[APPENDS_GROUP], FLOOR_PATH, lower_is_better=False),
+            PAGE_GROUP: compare(samples[PAGE_GROUP], FLOOR_PATH),
+        },
+    }
+    _write_section(results, "floors", section, conditions, profile)

@@ -14,13 +14,15 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 import pytest
 from chatkit.types import ThreadItem, ThreadMetadata
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from chatkit_pg import sql
 from chatkit_pg.engine import async_url
 from chatkit_pg.harness.provision import ProvisioningError
 from chatkit_pg.harness.results import RunFolder
@@ -29,6 +31,7 @@ from chatkit_pg.harness.vocabulary import (
     ADD_THREAD_ITEM,
     BEGIN_SELECT_INSERT_COMMIT,
     LIMIT,
+    MIXED_PAGE,
     ORM_SKETCH,
     PGBENCH_COUNTER,
     RAW_ASYNCPG,
@@ -40,11 +43,13 @@ from chatkit_pg.harness.vocabulary import (
 from . import baselines, pgbench_runner
 from .databases import BenchDatabases
 from .measure import record, timed_stats
+from .mixed_items import mixed_items
 from .profiles import Profile
 from .seed import make_item
 from .writers import WRITER_CONTEXT
 
 USER = WRITER_CONTEXT["user_id"]
+THREAD_ITEM: Final = TypeAdapter(ThreadItem)  # what the store validates each row with
 
 
 @dataclass
@@ -214,6 +219,72 @@ def test_store_add_thread_item(benchmark: Any, loop: Any, limits: Limits, profil
         STORE,
         ADD_THREAD_ITEM,
     )
+
+
+MIXED_PAGE_SIZE: Final = 50
+
+
+@pytest.fixture(scope="module")
+def mixed_thread(loop: asyncio.AbstractEventLoop, limits: Limits) -> str:
+    """A thread of mixed SDK items (widgets, workflows, tool calls, messages, tasks)."""
+    thread_id = limits.thread(loop, "mixed_page")
+    for item in mixed_items(thread_id, MIXED_PAGE_SIZE + 10, datetime.now(UTC)):
+        loop.run_until_complete(limits.store.add_thread_item(thread_id, item, WRITER_CONTEXT))
+    return thread_id
+
+
+def _page(
+    benchmark: Any, loop: Any, profile: Profile, call: Callable[[], Any], method: str
+) -> Any:
+    page = benchmark.pedantic(
+        lambda: loop.run_until_complete(call()),
+        rounds=profile.read_rounds,
+        warmup_rounds=profile.read_warmup_rounds,
+    )
+    record(
+        benchmark,
+        profile.name,
+        kind=LIMIT,
+        method=method,
+        query=MIXED_PAGE,
+        page_size=MIXED_PAGE_SIZE,
+        order="desc",
+        **timed_stats(benchmark),
+    )
+    return page
+
+
+@pytest.mark.benchmark(group="limit page")
+def test_store_mixed_page(
+    benchmark: Any, loop: Any, limits: Limits, profile: Profile, mixed_thread: str
+) -> None:
+    """PostgresStore.load_thread_items: the newest 50 mixed items of a thread."""
+    page = _page(
+        benchmark,
+        loop,
+        profile,
+        lambda: limits.store.load_thread_items(
+            mixed_thread, None, MIXED_PAGE_SIZE, "desc", WRITER_CONTEXT
+        ),
+        STORE,
+    )
+    assert len(page.data) == MIXED_PAGE_SIZE
+
+
+@pytest.mark.benchmark(group="limit page")
+def test_floor_mixed_page(
+    benchmark: Any, loop: Any, limits: Limits, profile: Profile, mixed_thread: str
+) -> None:
+    """The floor: raw asyncpg fetching the same rows, pydantic validating the same JSON."""
+    statement = sql.SELECT_ITEMS_FIRST_PAGE_SQL["desc"]
+    fetch = MIXED_PAGE_SIZE + 1
+
+    async def floor() -> list[ThreadItem]:
+        rows = await limits.raw.fetch(statement, mixed_thread, USER, fetch)
+        return [THREAD_ITEM.validate_json(row["data"]) for row in rows[:MIXED_PAGE_SIZE]]
+
+    items = _page(benchmark, loop, profile, floor, RAW_ASYNCPG)
+    assert len(items) == MIXED_PAGE_SIZE
 
 
 def test_pgbench_limit(

@@ -213,6 +213,14 @@ def summary_goal_text(summary: Mapping[str, Any], path: tuple[str, str]) -> str:
     return f"goal {goal[0]} {goal[1]:.2f}x{reference}"
 
 
+# The page-read floor: a page of 50 mixed SDK items, store vs raw asyncpg + pydantic.
+MIXED_PAGE: Final = "items_page_mixed50"
+# Groups of the interleaved floor comparison (bench/comparisons.json "floors").
+FLOOR_APPENDS_GROUP: Final = "add_thread_item, 1 client (adds/s)"
+FLOOR_PAGE_GROUP: Final = "page of 50 mixed items (ms)"
+# The store against its floor, as ratios store / floor: (op, target).
+FLOOR_GOALS: Final = {FLOOR_APPENDS_GROUP: (">=", 0.90), FLOOR_PAGE_GROUP: ("<=", 1.20)}
+
 # Groups of the interleaved mixed-workload comparison (bench/comparisons.json "mixed").
 MIXED_READER_GROUP: Final = "reader page p50 under appends (ms)"
 MIXED_WRITER_GROUP: Final = "appends/s beside readers"

@@ -193,6 +193,7 @@ def all_tables(results: Results, sv: StrategyVerdict, iv: IndexVerdict) -> dict[
         tables.sizes_table(results),
         tables.plans_table(results),
         tables.summary_goals_table(results),
+        tables.floors_table(results),
         tables.limit_paths_table(results),
         tables.load_requests_table(lt) if lt else None,
         tables.load_timings_table(lt) if lt else None,
@@ -365,6 +366,7 @@ def _limit_section(results: Results, by_id: dict[str, Table]) -> Section:
         ),
         figures.limit_paths(results, results.folder),
         figures.limit_contention(results, results.folder),
+        by_id.get("floor_ratios"),
         by_id.get("limit_ratios"),
         by_id.get("limit_paths"),
         _missing_note(

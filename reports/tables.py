@@ -13,6 +13,7 @@ from typing import Any, Final
 from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import (
     FAILURE_KINDS,
+    FLOOR_GOALS,
     ITEMS_PAGE,
     LIMIT,
     LIMIT_METHODS,
@@ -463,6 +464,52 @@ def summary_goals_table(results: Results) -> Table | None:
         rows=rows,
         row_better=row_better,
         caption="Goals from the bench issue (issue 4).",
+    )
+
+
+def floors_table(results: Results) -> Table | None:
+    """The store against its floor, interleaved: ratio, 95% interval, goal, and whether the
+    whole interval meets it (met), misses it (missed) or straddles it (undecided)."""
+    section = (results.comparisons or {}).get("floors")
+    if not section:
+        return None
+    rows: list[list[Any]] = []
+    for group, contenders in section["groups"].items():
+        store = next((e for name, e in contenders.items() if "ratio_to_baseline" in e), None)
+        if store is None:
+            continue
+        ratio = store["ratio_to_baseline"]
+        goal = FLOOR_GOALS.get(group)
+        verdict, goal_text = None, ""
+        if goal is not None:
+            op, target = goal
+            goal_text = f"{op} {target:.2f}"
+            inside = [
+                bound >= target if op == ">=" else bound <= target
+                for bound in (ratio["low"], ratio["high"])
+            ]
+            verdict = "met" if all(inside) else ("missed" if not any(inside) else "undecided")
+        floor = (section.get("floors") or {}).get(group, "")
+        rows.append(
+            [group, ratio["value"], f"[{ratio['low']:.3f}, {ratio['high']:.3f}]", goal_text,
+             verdict, floor]
+        )  # fmt: skip
+    if not rows:
+        return None
+    return Table(
+        id="floor_ratios",
+        title="The store against its floor (interleaved rounds, 95% intervals)",
+        columns=[
+            Column("Path", key=True),
+            Column("Store / floor", "ratio"),
+            Column("95% interval"),
+            Column("Goal"),
+            Column("Goal met"),
+            Column("Floor"),
+        ],
+        rows=rows,
+        caption="Appends as throughput (higher is better), pages as latency (lower is better); "
+        "a goal is met only when the whole interval meets it.",
     )
 
 

@@ -15,6 +15,7 @@ verdicts read it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import statistics
@@ -141,7 +142,36 @@ def test_strategies_interleaved(
     names = [name for name, cls in STRATEGIES.items() if cls.guarantees.race_free]
     writers = max(profile.concurrency)
     dsn = databases.scratch("bench_strategies")
-    shared = databases.store(dsn, pool_size=writers)
+    with databases.borrowed_store(dsn, pool_size=writers) as shared:
+        samples, runs, elapsed = _race_strategies(loop, shared, names, writers, profile)
+    section = {
+        "baseline": DEFAULT_STRATEGY,
+        "unit": "adds/s",
+        "higher_is_better": True,
+        "scenario": HOT_THREAD,
+        "concurrency": writers,
+        "adds_per_round": profile.adds_per_round,
+        "rounds": profile.compare_rounds,
+        "order": "rotating, after one untimed warm-up round",
+        "elapsed_s": elapsed,
+        "failed_adds": {name: sum(run.failed) for name, run in runs.items()},
+        "groups": {
+            f"{HOT_THREAD} c{writers}": compare(samples, DEFAULT_STRATEGY, lower_is_better=False)
+        },
+    }
+    _write_section(results, "strategies", section, conditions, profile)
+    for name, run in runs.items():
+        assert sum(run.failed) == 0, (name, dict(run.errors))
+
+
+def _race_strategies(
+    loop: asyncio.AbstractEventLoop,
+    shared: PostgresStore[Any],
+    names: list[str],
+    writers: int,
+    profile: Profile,
+) -> tuple[dict[str, list[float]], dict[str, WriteRun], float]:
+    """Interleaved hot-thread rounds of every strategy through one shared pool."""
     stores = {
         name: PostgresStore(shared.engine, sort_key_strategy=name) for name in names
     }
@@ -159,24 +189,7 @@ def test_strategies_interleaved(
                 samples[name].append(round(runs[name].added[-1] / runs[name].elapsed[-1], 3))
         if (round_number + 1) % 10 == 0:
             print(f"interleaved strategies: round {round_number + 1}/{profile.compare_rounds}")
-    section = {
-        "baseline": DEFAULT_STRATEGY,
-        "unit": "adds/s",
-        "higher_is_better": True,
-        "scenario": HOT_THREAD,
-        "concurrency": writers,
-        "adds_per_round": profile.adds_per_round,
-        "rounds": profile.compare_rounds,
-        "order": "rotating, after one untimed warm-up round",
-        "elapsed_s": round(time.monotonic() - started, 2),
-        "failed_adds": {name: sum(run.failed) for name, run in runs.items()},
-        "groups": {
-            f"{HOT_THREAD} c{writers}": compare(samples, DEFAULT_STRATEGY, lower_is_better=False)
-        },
-    }
-    _write_section(results, "strategies", section, conditions, profile)
-    for name, run in runs.items():
-        assert sum(run.failed) == 0, (name, dict(run.errors))
+    return samples, runs, round(time.monotonic() - started, 2)
 
 
 MIXED_WRITERS: Final = 4
@@ -194,12 +207,44 @@ def test_mixed_workload_interleaved(
 ) -> None:
     """Appends to hot threads while readers page the deep thread, per layout, interleaved."""
     names = [name for name in VARIANTS if databases.skip_reason(name) is None]
-    stores = {
-        name: databases.store(
-            databases.variant(name).dsn, pool_size=MIXED_WRITERS + MIXED_READERS
-        )
-        for name in names
+    with contextlib.ExitStack() as borrowed:
+        stores = {
+            name: borrowed.enter_context(
+                databases.borrowed_store(
+                    databases.variant(name).dsn, pool_size=MIXED_WRITERS + MIXED_READERS
+                )
+            )
+            for name in names
+        }
+        reader_ms, writer_ops, runs, elapsed = _mixed_rounds(loop, databases, stores, profile)
+    section = {
+        "baseline": RECOMMENDED.name,
+        "writers": MIXED_WRITERS,
+        "readers": MIXED_READERS,
+        "reads_per_reader": MIXED_READS_PER_READER,
+        "adds_per_round": profile.adds_per_round,
+        "rounds": profile.compare_rounds,
+        "order": "rotating, after one untimed warm-up round",
+        "elapsed_s": elapsed,
+        "groups": {
+            MIXED_READER_GROUP: compare(reader_ms, RECOMMENDED.name),
+            MIXED_WRITER_GROUP: compare(writer_ops, RECOMMENDED.name, lower_is_better=False),
+        },
+        "failed_adds": {name: sum(run.failed) for name, run in runs.items()},
     }
+    _write_section(results, "mixed", section, conditions, profile)
+    for name, run in runs.items():
+        assert sum(run.failed) == 0, (name, dict(run.errors))
+
+
+def _mixed_rounds(
+    loop: asyncio.AbstractEventLoop,
+    databases: BenchDatabases,
+    stores: dict[str, PostgresStore[Any]],
+    profile: Profile,
+) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, WriteRun], float]:
+    """Interleaved rounds of appends beside paging readers, one per layout each."""
+    names = list(stores)
     cursor = databases.variant(names[0]).seed.deep_item_ids[::-1][profile.deepest - 1]
     rng = random.Random(zlib.crc32(b"mixed interleaved"))
     reader_ms: dict[str, list[float]] = {name: [] for name in names}
@@ -221,24 +266,7 @@ def test_mixed_workload_interleaved(
                 writer_ops[name].append(round(runs[name].added[-1] / runs[name].elapsed[-1], 3))
         if (round_number + 1) % 10 == 0:
             print(f"interleaved mixed load: round {round_number + 1}/{profile.compare_rounds}")
-    section = {
-        "baseline": RECOMMENDED.name,
-        "writers": MIXED_WRITERS,
-        "readers": MIXED_READERS,
-        "reads_per_reader": MIXED_READS_PER_READER,
-        "adds_per_round": profile.adds_per_round,
-        "rounds": profile.compare_rounds,
-        "order": "rotating, after one untimed warm-up round",
-        "elapsed_s": round(time.monotonic() - started, 2),
-        "groups": {
-            MIXED_READER_GROUP: compare(reader_ms, RECOMMENDED.name),
-            MIXED_WRITER_GROUP: compare(writer_ops, RECOMMENDED.name, lower_is_better=False),
-        },
-        "failed_adds": {name: sum(run.failed) for name, run in runs.items()},
-    }
-    _write_section(results, "mixed", section, conditions, profile)
-    for name, run in runs.items():
-        assert sum(run.failed) == 0, (name, dict(run.errors))
+    return reader_ms, writer_ops, runs, round(time.monotonic() - started, 2)
 
 
 async def _read_while_writing(
@@ -281,63 +309,13 @@ def test_store_against_its_floor_interleaved(
     against raw asyncpg fetching the same rows plus pydantic validating the same JSON.
     """
     dsn = databases.scratch("bench_floors")
-    store = databases.store(dsn, pool_size=1)
-    raw = loop.run_until_complete(asyncpg.connect(dsn))
     rng = random.Random(zlib.crc32(b"floors interleaved"))
-    try:
-        threads = loop.run_until_complete(new_threads(store, 3, "floor"))
-        page_thread, store_thread, raw_thread = threads
-        for item in mixed_items(page_thread, FLOOR_PAGE_SIZE + 10, datetime.now(UTC)):
-            loop.run_until_complete(store.add_thread_item(page_thread, item, WRITER_CONTEXT))
-        user = WRITER_CONTEXT["user_id"]
-        statement = sql.SELECT_ITEMS_FIRST_PAGE_SQL["desc"]
-
-        def fresh(thread_id: str) -> Any:
-            item_id = f"msg_{rng.getrandbits(96):024x}"
-            return make_item(rng, thread_id, item_id, 0, datetime.now(UTC))
-
-        async def store_append() -> None:
-            await store.add_thread_item(store_thread, pending[STORE_PATH].pop(), WRITER_CONTEXT)
-
-        async def raw_append() -> None:
-            await raw.fetchval(sql.ADD_ITEM_COUNTER_SQL, *pending[FLOOR_PATH].pop())
-
-        async def store_page() -> None:
-            page = await store.load_thread_items(
-                page_thread, None, FLOOR_PAGE_SIZE, "desc", WRITER_CONTEXT
-            )
-            assert len(page.data) == FLOOR_PAGE_SIZE
-
-        async def floor_page() -> None:
-            rows = await raw.fetch(statement, page_thread, user, FLOOR_PAGE_SIZE + 1)
-            items = [THREAD_ITEM.validate_json(r["data"]) for r in rows[:FLOOR_PAGE_SIZE]]
-            assert len(items) == FLOOR_PAGE_SIZE
-
-        measures = {
-            APPENDS_GROUP: {STORE_PATH: store_append, FLOOR_PATH: raw_append},
-            PAGE_GROUP: {STORE_PATH: store_page, FLOOR_PATH: floor_page},
-        }
-        samples: dict[str, dict[str, list[float]]] = {
-            group: {STORE_PATH: [], FLOOR_PATH: []} for group in measures
-        }
-        for round_number in range(-1, profile.compare_rounds):  # round -1 warms up
-            # Items and the raw path's parameters are made before the clock starts.
-            pending = {
-                STORE_PATH: [fresh(store_thread) for _ in range(profile.compare_calls)],
-                FLOOR_PATH: [
-                    baselines.item_params(raw_thread, user, fresh(raw_thread))
-                    for _ in range(profile.compare_calls)
-                ],
-            }
-            for group, paths in measures.items():
-                for path in rotation(list(paths), max(round_number, 0)):
-                    median_ms = _round_sample(loop, paths[path], profile.compare_calls)
-                    if round_number >= 0:
-                        # Appends are compared as throughput (1 client: 1000 / latency).
-                        value = 1000.0 / median_ms if group == APPENDS_GROUP else median_ms
-                        samples[group][path].append(round(value, 5))
-    finally:
-        loop.run_until_complete(raw.close())
+    with databases.borrowed_store(dsn, pool_size=1) as store:
+        raw = loop.run_until_complete(asyncpg.connect(dsn))
+        try:
+            samples = _floor_rounds(loop, store, raw, rng, profile)
+        finally:
+            loop.run_until_complete(raw.close())
     section = {
         "baseline": FLOOR_PATH,
         "rounds": profile.compare_rounds,
@@ -353,3 +331,65 @@ def test_store_against_its_floor_interleaved(
         },
     }
     _write_section(results, "floors", section, conditions, profile)
+
+
+def _floor_rounds(
+    loop: asyncio.AbstractEventLoop,
+    store: PostgresStore[Any],
+    raw: asyncpg.Connection,
+    rng: random.Random,
+    profile: Profile,
+) -> dict[str, dict[str, list[float]]]:
+    """Interleaved rounds of the store's and the floor's appends and pages (one client)."""
+    threads = loop.run_until_complete(new_threads(store, 3, "floor"))
+    page_thread, store_thread, raw_thread = threads
+    for item in mixed_items(page_thread, FLOOR_PAGE_SIZE + 10, datetime.now(UTC)):
+        loop.run_until_complete(store.add_thread_item(page_thread, item, WRITER_CONTEXT))
+    user = WRITER_CONTEXT["user_id"]
+    statement = sql.SELECT_ITEMS_FIRST_PAGE_SQL["desc"]
+
+    def fresh(thread_id: str) -> Any:
+        item_id = f"msg_{rng.getrandbits(96):024x}"
+        return make_item(rng, thread_id, item_id, 0, datetime.now(UTC))
+
+    async def store_append() -> None:
+        await store.add_thread_item(store_thread, pending[STORE_PATH].pop(), WRITER_CONTEXT)
+
+    async def raw_append() -> None:
+        await raw.fetchval(sql.ADD_ITEM_COUNTER_SQL, *pending[FLOOR_PATH].pop())
+
+    async def store_page() -> None:
+        page = await store.load_thread_items(
+            page_thread, None, FLOOR_PAGE_SIZE, "desc", WRITER_CONTEXT
+        )
+        assert len(page.data) == FLOOR_PAGE_SIZE
+
+    async def floor_page() -> None:
+        rows = await raw.fetch(statement, page_thread, user, FLOOR_PAGE_SIZE + 1)
+        items = [THREAD_ITEM.validate_json(r["data"]) for r in rows[:FLOOR_PAGE_SIZE]]
+        assert len(items) == FLOOR_PAGE_SIZE
+
+    measures = {
+        APPENDS_GROUP: {STORE_PATH: store_append, FLOOR_PATH: raw_append},
+        PAGE_GROUP: {STORE_PATH: store_page, FLOOR_PATH: floor_page},
+    }
+    samples: dict[str, dict[str, list[float]]] = {
+        group: {STORE_PATH: [], FLOOR_PATH: []} for group in measures
+    }
+    for round_number in range(-1, profile.compare_rounds):  # round -1 warms up
+        # Items and the raw path's parameters are made before the clock starts.
+        pending = {
+            STORE_PATH: [fresh(store_thread) for _ in range(profile.compare_calls)],
+            FLOOR_PATH: [
+                baselines.item_params(raw_thread, user, fresh(raw_thread))
+                for _ in range(profile.compare_calls)
+            ],
+        }
+        for group, paths in measures.items():
+            for path in rotation(list(paths), max(round_number, 0)):
+                median_ms = _round_sample(loop, paths[path], profile.compare_calls)
+                if round_number >= 0:
+                    # Appends are compared as throughput (1 client: 1000 / latency).
+                    value = 1000.0 / median_ms if group == APPENDS_GROUP else median_ms
+                    samples[group][path].append(round(value, 5))
+    return samples

@@ -15,6 +15,8 @@ dropped ``WITH (FORCE)`` at the end instead.)
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +113,15 @@ class BenchDatabases:
         made: PostgresStore[Any] = PostgresStore(dsn, **options)
         self._stores.append(made)
         return made
+
+    @contextmanager
+    def borrowed_store(self, dsn: str, **options: Any) -> Iterator[PostgresStore[Any]]:
+        """A store on ``dsn`` for one benchmark, closed when it is done with it."""
+        store = self.store(dsn, **options)
+        try:
+            yield store
+        finally:
+            self.release(store)
 
     def release(self, store: PostgresStore[Any]) -> None:
         """Close a store made by :meth:`store` now (its connections count against the server)."""

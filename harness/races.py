@@ -331,13 +331,14 @@ async def race_cell(
     scenario: str,
     concurrency: int,
     profile: Profile = QUICK,
+    **store_options: Any,
 ) -> CellResult:
     """Race one cell on the migrated, otherwise empty database at ``dsn``.
 
     ``concurrency`` writers append ``profile.adds_per_writer`` items each, ``profile.rounds``
     times; after each round every thread is judged against ``STRATEGIES[strategy]``'s
     guarantees. A racy strategy may let ``SortKeyConflictError`` reach its callers, nothing
-    else.
+    else. ``store_options`` go to every store (``pgbouncer=True`` behind PgBouncer).
     """
     promised = STRATEGIES[strategy].guarantees
     store_count, pool_size = pool_plan(concurrency)
@@ -351,6 +352,7 @@ async def race_cell(
                 pool_size=pool_size,
                 max_overflow=0,
                 pool_timeout=60,
+                **store_options,
             )
             stack.push_async_callback(store.close)
             stores.append(store)

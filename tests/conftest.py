@@ -1,10 +1,17 @@
 """Fixtures that give every test a real, freshly migrated PostgreSQL database.
 
-The server comes from :mod:`chatkit_pg.harness.provision` (embedded by default, a server of
-your own through ``CHATKIT_PG_DSN``, or testcontainers when asked), started once per session.
+The server comes from :mod:`chatkit_pg.harness.provision` (embedded PostgreSQL 18 by default,
+Debian's PostgreSQL with ``CHATKIT_PG_PROVIDER=system`` -- 15 in CI --, a server of your own
+through ``CHATKIT_PG_DSN``, or testcontainers when asked), started once per session.
 A template database is migrated once with the production code path
 (``PostgresStore.create_schema``); each test gets its own copy (``CREATE DATABASE ...
 TEMPLATE``), dropped afterwards, so tests never see each other's rows.
+
+``CHATKIT_PG_PGBOUNCER=true`` puts Debian's PgBouncer (transaction mode) in front of that
+server: every store ``make_store`` (hence the ``store`` fixture) makes connects through it with
+``pgbouncer=True``, while database admin work and ``monitor`` connections stay direct. Tests
+that cannot pass through transaction pooling carry ``@pytest.mark.no_pgbouncer("why")`` and
+are skipped with that reason in such a run.
 
 Two helpers for fixtures elsewhere, imported from here:
 
@@ -23,7 +30,12 @@ from typing import Any
 import pytest
 
 from chatkit_pg import SAFE_STRATEGIES, STRATEGIES, PostgresStore
-from chatkit_pg.harness.provision import PostgresServer, database_name, start_server
+from chatkit_pg.harness.provision import (
+    PostgresServer,
+    database_name,
+    pgbouncer_requested,
+    start_server,
+)
 from chatkit_pg.loadtest.orchestration.run import running_server
 from chatkit_pg.loadtest.server.settings import ServerSettings
 
@@ -72,9 +84,23 @@ def serving(dsn: str, log: Path, **server_options: Any) -> Iterator[str]:
             print(f"--- {log} (tail) ---\n{log.read_text(errors='replace')[-2000:]}")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip, with their stated reason, the tests that cannot pass through PgBouncer."""
+    if not pgbouncer_requested():
+        return
+    for item in items:
+        marker = item.get_closest_marker("no_pgbouncer")
+        if marker is None:
+            continue
+        if not marker.args or not isinstance(marker.args[0], str):
+            raise pytest.UsageError(f"{item.nodeid}: no_pgbouncer needs a reason string")
+        item.add_marker(pytest.mark.skip(reason=f"not through PgBouncer: {marker.args[0]}"))
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PostgresServer]:
-    server = start_server()
+    """The session's server; with ``CHATKIT_PG_PGBOUNCER=true``, PgBouncer in front of it."""
+    server = start_server(pgbouncer=pgbouncer_requested())
     try:
         yield server
     finally:
@@ -103,14 +129,30 @@ async def empty_database_dsn(pg_server: PostgresServer) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def make_store(database_dsn: str) -> AsyncIterator[StoreFactory]:
-    """Factory of stores on this test's database; every store made is closed at the end."""
+def store_dsn(pg_server: PostgresServer, database_dsn: str) -> str:
+    """The DSN a store uses for this test's database: through PgBouncer when it is on."""
+    return pg_server.client_dsn(database_dsn)
+
+
+@pytest.fixture(scope="session")
+def store_options(pg_server: PostgresServer) -> dict[str, Any]:
+    """Options every store of the session needs: ``pgbouncer=True`` behind PgBouncer."""
+    return {"pgbouncer": True} if pg_server.pooler is not None else {}
+
+
+@pytest.fixture
+async def make_store(store_dsn: str, store_options: dict[str, Any]) -> AsyncIterator[StoreFactory]:
+    """Factory of stores on this test's database; every store made is closed at the end.
+
+    Behind PgBouncer the stores connect through it, with ``pgbouncer=True``.
+    """
     made: list[PostgresStore[Any]] = []
 
     async def factory(**options: Any) -> PostgresStore[Any]:
         options.setdefault("pool_size", 4)
         options.setdefault("max_overflow", 0)
-        store: PostgresStore[Any] = PostgresStore(database_dsn, **options)
+        options = {**store_options, **options}
+        store: PostgresStore[Any] = PostgresStore(store_dsn, **options)
         made.append(store)
         return store
 

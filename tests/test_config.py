@@ -128,6 +128,10 @@ async def test_many_first_uses_at_once_open_one_pool(database_dsn: str) -> None:
         await store.close()
 
 
+@pytest.mark.no_pgbouncer(
+    "statement_timeout_ms is a session setting sent at connect; pgbouncer=True sends none "
+    "(transaction pooling would leak it to other clients): set it on PgBouncer's side"
+)
 async def test_statement_timeout_option_reaches_the_server(make_store: Any) -> None:
     store = await make_store(statement_timeout_ms=1234)
     async with store.connection() as conn:

@@ -90,6 +90,10 @@ async def test_second_creator_waits_for_the_first_and_is_refused(
     assert [r["user_id"] for r in owners] == ["alice"]
 
 
+@pytest.mark.no_pgbouncer(
+    "counts the store's sessions in pg_stat_activity by application_name: behind PgBouncer "
+    "the server sees PgBouncer's connections, and pgbouncer=True sends no application_name"
+)
 async def test_first_use_by_many_coroutines_opens_one_bounded_pool(
     make_store: StoreFactory, monitor: asyncpg.Connection
 ) -> None:

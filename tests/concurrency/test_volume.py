@@ -8,6 +8,8 @@ asserts that none was broken. ``chatkit-pg races`` runs the same cells and write
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from chatkit_pg import STRATEGIES
@@ -23,9 +25,9 @@ PROFILE = active_profile()
 @pytest.mark.parametrize("scenario", SCENARIOS)
 @pytest.mark.parametrize("strategy", tuple(STRATEGIES))
 async def test_volume_race(
-    database_dsn: str, strategy: str, scenario: str, concurrency: int
+    store_dsn: str, store_options: dict[str, Any], strategy: str, scenario: str, concurrency: int
 ) -> None:
-    cell = await race_cell(database_dsn, strategy, scenario, concurrency, PROFILE)
+    cell = await race_cell(store_dsn, strategy, scenario, concurrency, PROFILE, **store_options)
     row = cell.row
     assert cell.problems == []
     assert (row["strategy"], row["scenario"], row["concurrency"]) == (

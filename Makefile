@@ -8,6 +8,10 @@ STAMP   = $(VENV)/.installed
 
 .PHONY: run test lint bench clean
 
+# The store contract and the race tests: what must hold on every server we support.
+CONTRACT = $(filter-out tests/test_source.py,$(wildcard tests/test_*.py)) tests/concurrency
+PG15_BINDIR ?= /usr/lib/postgresql/15/bin
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -20,6 +24,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests
+	# Again on PostgreSQL 15 (Debian's), and through PgBouncer in transaction mode.
+	CHATKIT_PG_PROVIDER=system CHATKIT_PG_BINDIR=$(PG15_BINDIR) \
+		$(BIN)/python -m pytest $(CONTRACT) -q -p no:cacheprovider
+	CHATKIT_PG_PGBOUNCER=true $(BIN)/python -m pytest $(CONTRACT) -q -p no:cacheprovider
 	$(BIN)/python -m pytest bench --profile smoke --benchmark-disable -q -p no:cacheprovider \
 		--results "$$(mktemp -d)"  # a smoke run: its files are not worth keeping
 

@@ -194,9 +194,10 @@ def create_engine(url: str, options: PoolOptions) -> AsyncEngine:
     server_settings.update(target.server_settings)
     if options.pgbouncer:
         # Transaction pooling hands each transaction a different server connection: no
-        # session-level settings (set them on the PgBouncer side), and neither asyncpg's nor
-        # SQLAlchemy's prepared statements may outlive a statement.
-        server_settings = {}
+        # session-level settings (set them on the PgBouncer side; PgBouncer refuses unknown
+        # startup parameters) but application_name, which PgBouncer passes on; and neither
+        # asyncpg's nor SQLAlchemy's prepared statements may outlive a statement.
+        server_settings = {"application_name": server_settings["application_name"]}
     statement_cache_size = 0 if options.pgbouncer else 100
     timeout = target.connect_timeout or options.connect_timeout
 

@@ -64,6 +64,12 @@ _ATTACHMENT: Final = TypeAdapter(Attachment)
 # it again is safe. They occur under SERIALIZABLE defaults or lock-order inversions.
 _TRANSIENT = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
 
+# A prepared statement that another server session owns: a transaction pooler in between.
+_LOST_PREPARED_STATEMENT = (
+    asyncpg.InvalidSQLStatementNameError,
+    asyncpg.DuplicatePreparedStatementError,
+)
+
 # Client-side errors after which the protocol state of a connection is unknown.
 _PROTOCOL_UNKNOWN = (asyncpg.InterfaceError, asyncpg.InternalClientError, TimeoutError)
 
@@ -216,6 +222,14 @@ class PostgresStore(Store[TContext]):
                 reusable = True
             except _CONNECTION_LOST as exc:
                 raise StoreUnavailableError(f"database connection lost: {exc}") from exc
+            except _LOST_PREPARED_STATEMENT as exc:
+                # The statement cache names statements of another server session: a
+                # transaction pooler swapped the server under this connection. Drop it.
+                raise StoreUnavailableError(
+                    f"{exc} -- the database connection goes through a transaction pooler "
+                    "(PgBouncer pool_mode=transaction?): create the store with pgbouncer=True. "
+                    "Nothing from this call was written."
+                ) from exc
             except asyncpg.PostgresError as exc:
                 severity = getattr(exc, "severity_en", None) or exc.severity
                 if severity in ("FATAL", "PANIC"):

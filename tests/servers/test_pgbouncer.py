@@ -64,8 +64,9 @@ async def test_pgbouncer_true_works_through_transaction_pooling(bounced_dsn: str
 
 async def test_without_pgbouncer_true_prepared_statements_fail_clearly(bounced_dsn: str) -> None:
     """asyncpg's statement cache names statements per connection; PgBouncer hands the next
-    transaction another server connection, where that statement does not exist. asyncpg says
-    so, naming PgBouncer (the store passes the error through)."""
+    transaction another server connection, where that statement does not exist. The store
+    says what to do about it: pgbouncer=True (asyncpg's own hint names a setting the store's
+    user cannot reach)."""
     failures: list[BaseException] = []
     async with PostgresStore(bounced_dsn, pool_size=6, max_overflow=0) as store:
         for _ in range(10):  # a collision needs two transactions to swap servers: soon, not now
@@ -75,11 +76,12 @@ async def test_without_pgbouncer_true_prepared_statements_fail_clearly(bounced_d
     print(f"{len(failures)} failures, first: {failures[:1]!r}")
     assert failures, "200 x 10 concurrent calls never met a prepared statement of another server"
     for failure in failures:
+        assert isinstance(failure, StoreUnavailableError), repr(failure)
         assert isinstance(
-            failure,
+            failure.__cause__,
             asyncpg.InvalidSQLStatementNameError | asyncpg.DuplicatePreparedStatementError,
-        ), repr(failure)
-        assert 'pgbouncer with pool_mode set to "transaction"' in str(failure)
+        ), repr(failure.__cause__)
+        assert "create the store with pgbouncer=True" in str(failure)
 
 
 async def test_without_pgbouncer_true_session_settings_are_refused(bounced_dsn: str) -> None:
@@ -193,3 +195,12 @@ async def test_http_load_through_pgbouncer(
     stored = {row["thread_id"]: row["items"] for row in rows}
     assert set(stored) == set(announced)
     assert all(stored[t] >= len(ids) >= 4 for t, ids in announced.items())
+
+
+async def test_pgbouncer_true_keeps_the_application_name(bounced_dsn: str) -> None:
+    """PgBouncer passes application_name on, so pg_stat_activity still names the app."""
+    async with PostgresStore(bounced_dsn, pgbouncer=True, application_name="billing-api") as store:
+        async with store.connection() as conn:
+            assert await conn.fetchval("SELECT current_setting('application_name')") == (
+                "billing-api"
+            )

@@ -73,3 +73,25 @@ def test_the_library_exports_what_it_lists() -> None:
     assert sorted(chatkit_pg.__all__) == sorted(chatkit_pg._EXPORTS)
     for name in chatkit_pg.__all__:
         assert getattr(chatkit_pg, name) is not None
+
+
+def test_no_child_process_gets_a_dsn_on_its_command_line() -> None:
+    """Command lines are readable by anyone with ps: DSNs travel in the environment.
+
+    Only the option's definition may spell ``--dsn``; the command the load test starts its
+    server with carries no DSN, whatever the settings hold.
+    """
+    spelled = [
+        path.relative_to(ROOT).as_posix()
+        for folder in ("cli", "loadtest", "harness", "bench")
+        for path in (ROOT / folder).rglob("*.py")
+        if '"--dsn"' in path.read_text()
+    ]
+    assert spelled == ["cli/commands/_common.py"]
+
+    from chatkit_pg.loadtest.orchestration.run import serve_command
+    from chatkit_pg.loadtest.server.settings import ServerSettings
+
+    dsn = "postgresql://app:s3cret@db.example.com:5432/chatkit"
+    command = serve_command(ServerSettings(dsn=dsn), 8123, 2)
+    assert not any("s3cret" in part or "db.example.com" in part for part in command), command

@@ -86,6 +86,7 @@ class RunFolder:
     LOADTEST_RUN_FILE: ClassVar[str] = "loadtest/run.json"
     INTEGRITY_FILE: ClassVar[str] = "loadtest/integrity.json"
     VERIFY_FILE: ClassVar[str] = "loadtest/verify.json"  # --verify: integrity over HTTP
+    CAPACITY_FILE: ClassVar[str] = "loadtest/capacity.json"  # --find-capacity: steps, verdict
     SERVER_METRICS_FILE: ClassVar[str] = "loadtest/server_metrics.json"
     SERVER_LOG_FILE: ClassVar[str] = "loadtest/server.log"
     LOCUST_LOG_FILE: ClassVar[str] = "loadtest/locust.log"

@@ -160,6 +160,40 @@ TIMING_TITLES: Final = {
     TOKENS_PREFIX: "tokens/s (text deltas per second)",
 }
 LOCUST_TOTAL_NAME: Final = "Aggregated"
+# Capacity (``chatkit-pg loadtest --find-capacity``): the request whose p95 is held to the SLO
+# by default is a reply's whole stream -- what a user waits for a complete answer, and the
+# one timing that spans every store call of a turn (thread load, user message saved,
+# assistant message saved on its ``done``); time to first token misses the final write.
+CAPACITY_DEFAULT_REQUEST: Final = STREAM_PREFIX + THREADS_ADD_USER_MESSAGE
+CAPACITY_DEFAULT_SLO_P95_MS: Final = 1000.0
+
+
+def capacity_sentence(capacity: dict[str, Any]) -> str:
+    """The one line a report and ``chatkit-pg loadtest`` state for ``loadtest/capacity.json``:
+    ``sustained capacity: N users, R req/s at p95 <= S ms`` (or why there is none)."""
+    slo = capacity.get("slo_p95_ms")
+    request = capacity.get("request")
+    at = f"at p95 <= {slo:g} ms of {request!r}" if isinstance(slo, int | float) else ""
+    sustained, broken = capacity.get("sustained"), capacity.get("broken")
+    steps = capacity.get("steps") or []
+    if sustained:
+        users, rps = sustained.get("users"), sustained.get("rps") or 0.0
+        head = "at least " if capacity.get("reached_top") else ""
+        text = f"sustained capacity: {head}{users} users, {rps:.1f} req/s {at}"
+        if broken:
+            text += f"; {broken.get('users')} users broke it ({broken.get('reason')})"
+        elif capacity.get("reached_top"):
+            text += " (the ramp's top step held: raise --capacity-max-users to find the knee)"
+        return text
+    if broken:
+        return (
+            f"sustained capacity: below {broken.get('users')} users {at}; the first step broke "
+            f"it ({broken.get('reason')})"
+        )
+    if not steps:
+        return "sustained capacity: not measured (the ramp recorded no step)"
+    return f"sustained capacity: undetermined ({capacity.get('why')})"
+
 
 # The goals of the bench issue, checked against bench/summary.json:
 # (group, key) -> (op, target, label); a target that is itself a (group, key) names another

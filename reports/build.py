@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from chatkit_pg.harness.results import RunFolder
+from chatkit_pg.harness.vocabulary import capacity_sentence
 
 from . import figures, tables
 from .compare import DEFAULT_THRESHOLD, with_baseline
@@ -171,6 +172,14 @@ def _shape_text(results: Results) -> str | None:
     users, rate, time = settings.get("users"), settings.get("spawn_rate"), settings.get("run_time")
     tags = settings.get("tags") or []
     parts = [f"{users} users", f"spawned at {rate}/s", f"for {time}"]
+    ramp = settings.get("capacity")
+    if isinstance(ramp, dict):
+        parts = [
+            f"capacity ramp from {ramp.get('start_users')} to {ramp.get('max_users')} users, "
+            f"{ramp.get('step_users')} more every {ramp.get('step_duration')} s",
+            f"spawned at {ramp.get('spawn_rate')}/s",
+            "until a step breaks the SLO",
+        ]
     if tags:
         parts.append(f"tags {', '.join(tags)}")
     return "Shape: " + ", ".join(parts) + "."
@@ -200,6 +209,7 @@ def all_tables(results: Results, sv: StrategyVerdict, iv: IndexVerdict) -> dict[
         tables.load_sse_table(lt) if lt else None,
         tables.load_failures_table(lt) if lt else None,
         tables.integrity_table(lt) if lt else None,
+        tables.capacity_table(lt) if lt else None,
         tables.key_value_table(
             "load_settings",
             "Load-test settings",
@@ -264,6 +274,8 @@ def _verdict_section(
             )
         )
     section.add(*(Paragraph(reason) for reason in (sv.reason, iv.reason) if reason))
+    if results.loadtest is not None and results.loadtest.capacity is not None:
+        section.add(Paragraph(f"Load test, {capacity_sentence(results.loadtest.capacity)}."))
     section.add(by_id.get("verdict"))
     section.add(
         Paragraph(strategy_rule_text(sv.reason is not None)),
@@ -386,6 +398,12 @@ def _load_section(results: Results, by_id: dict[str, Table]) -> Section:
     shape = _shape_text(results)
     if shape:
         section.add(Paragraph(shape))
+    if lt.capacity is not None:
+        section.add(
+            Paragraph(f"**{capacity_sentence(lt.capacity)}**."),
+            figures.capacity_steps(lt, results.folder),
+            by_id.get("capacity"),
+        )
     integrity = lt.integrity
     if integrity is not None:
         verdict = "passed" if integrity.get("passed") else "**FAILED**"

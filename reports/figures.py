@@ -524,3 +524,48 @@ def load_failures(lt: LoadTest, folder: Path) -> Figure | None:
     ax.set_title("Load-test failures by kind")
     ax.grid(True, axis="y", alpha=0.3)
     return _save(fig, folder, "load_failures", "Failures by kind")
+
+
+def capacity_steps(lt: LoadTest, folder: Path) -> Figure | None:
+    """The capacity ramp: p95 of the held request and requests/s per step, the SLO line, the
+    knee (the last step within the SLO) marked, the step that broke it in red."""
+    capacity = lt.capacity
+    steps = [s for s in (capacity or {}).get("steps") or () if s.get("users") is not None]
+    if not capacity or not steps:
+        return None
+    users = [s["users"] for s in steps]
+    p95 = [s.get("p95_ms") for s in steps]
+    slo = capacity.get("slo_p95_ms")
+    fig, ax = plt.subplots(figsize=WIDE, layout="constrained")
+    ax.plot(users, p95, "o-", color=PALETTE[1], label=f"p95 {capacity.get('request')}")
+    if isinstance(slo, int | float):
+        ax.axhline(slo, color=PALETTE[3], ls="--", lw=1, label=f"SLO p95 {slo:g} ms")
+    ax.set_xlabel("simulated users (step)")
+    ax.set_ylabel("p95 (ms)")
+    ax.grid(True, alpha=0.3)
+    rate = ax.twinx()
+    rate.plot(users, [s.get("rps") for s in steps], "s:", color=PALETTE[0], label="requests/s")
+    rate.set_ylabel("requests/s")
+    rate.set_ylim(bottom=0)
+    sustained, broken = capacity.get("sustained"), capacity.get("broken")
+    if sustained and sustained.get("users") is not None:
+        ax.axvline(sustained["users"], color=PALETTE[2], lw=2, alpha=0.7)
+        ax.annotate(
+            f"knee: {sustained['users']} users\n{sustained.get('rps') or 0:.0f} req/s",
+            xy=(sustained["users"], sustained.get("p95_ms") or 0),
+            xytext=(8, 12),
+            textcoords="offset points",
+            fontsize="small",
+            color=PALETTE[2],
+        )
+    for step in steps:
+        if not step.get("within_slo") and step.get("p95_ms") is not None:
+            ax.plot([step["users"]], [step["p95_ms"]], "X", color=PALETTE[3], ms=11, zorder=5)
+    handles = ax.get_legend_handles_labels()
+    extra = rate.get_legend_handles_labels()
+    ax.legend(handles[0] + extra[0], handles[1] + extra[1], loc="upper left", fontsize="small")
+    fig.suptitle("Capacity ramp: p95 and requests/s per step")
+    caption = "The green line is the knee: the last step within the SLO."
+    if broken:
+        caption += f" The red X is the step that broke it: {broken.get('reason')}."
+    return _save(fig, folder, "capacity", "Capacity: p95 and requests/s per step", caption)

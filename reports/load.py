@@ -74,6 +74,7 @@ class LoadTest:
     run: dict[str, Any] | None = None
     html_report: str | None = None  # relative path, linked not embedded
     verify: dict[str, Any] | None = None  # remote runs' --verify (integrity over HTTP)
+    capacity: dict[str, Any] | None = None  # --find-capacity: the ramp's steps and verdict
     flat: bool = False  # Locust's files sat in the folder itself, not in loadtest/
 
     @property
@@ -350,6 +351,13 @@ def _loadtest(results: Results) -> LoadTest | None:
     verify = results.folder / RunFolder.VERIFY_FILE
     if verify.exists():
         lt.verify = read_json(verify)
+    capacity = results.folder / RunFolder.CAPACITY_FILE
+    if capacity.exists():
+        lt.capacity = read_json(capacity)
+        for step in _list_of_objects(capacity, lt.capacity, "steps"):
+            for key in ("users", "rps", "within_slo"):
+                if key not in step:
+                    raise ReportInputError(f"{capacity}: a step without {key!r}")
     html = folder / f"{prefix}_report.html"
     if html.exists():
         lt.html_report = str(html.relative_to(results.folder))

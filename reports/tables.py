@@ -704,6 +704,52 @@ def load_failures_table(lt: LoadTest) -> Table | None:
     )
 
 
+def capacity_table(lt: LoadTest) -> Table | None:
+    """The capacity ramp's steps (``loadtest/capacity.json``)."""
+    capacity = lt.capacity
+    if not capacity or not capacity.get("steps"):
+        return None
+    sustained = (capacity.get("sustained") or {}).get("step")
+    rows = []
+    for step in capacity["steps"]:
+        if step.get("within_slo"):
+            knee = step.get("step") == sustained
+            verdict = "within SLO (sustained capacity)" if knee else "within SLO"
+        else:
+            verdict = f"broke the SLO: {step.get('reason')}"
+        rows.append(
+            [
+                step.get("users"),
+                step.get("rps"),
+                step.get("request_rps"),
+                step.get("p50_ms"),
+                step.get("p95_ms"),
+                step.get("p99_ms"),
+                step.get("failures"),
+                verdict,
+            ]
+        )
+    request = capacity.get("request")
+    return Table(
+        id="capacity",
+        title=f"Capacity ramp: p95 of {request!r} against {capacity.get('slo_p95_ms')} ms",
+        columns=[
+            Column("Users", "int", key=True),
+            Column("Requests/s", "float", better="higher"),
+            Column(f"{request} /s", "float"),
+            Column("p50 (ms)", "ms", better="lower"),
+            Column("p95 (ms)", "ms", better="lower"),
+            Column("p99 (ms)", "ms", better="lower"),
+            Column("Failures", "int", better="lower"),
+            Column("Verdict"),
+        ],
+        rows=rows,
+        caption="Each step's own numbers (differences of Locust's cumulative statistics at the "
+        "step's start and end); requests/s counts ChatKit requests, not the SSE timing "
+        "entries. The ramp stops at the first step that breaks the SLO.",
+    )
+
+
 def integrity_table(lt: LoadTest) -> Table | None:
     integrity = lt.integrity
     if not integrity:

@@ -17,7 +17,7 @@ from ._common import add_dsn_option
 from .serve import add_server_options, server_settings
 
 if TYPE_CHECKING:
-    from chatkit_pg.loadtest.orchestration.run import TargetOptions
+    from chatkit_pg.loadtest.orchestration.run import CapacityOptions, TargetOptions
 
 ORDER = 40
 
@@ -76,8 +76,70 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="DURATION",
         help="failures are expected until this long after the restart (default 10s)",
     )
+    add_capacity_options(parser)
     add_server_options(parser)
     parser.set_defaults(func=run)
+
+
+def add_capacity_options(parser: argparse.ArgumentParser) -> None:
+    """``--find-capacity``: a stepped ramp instead of ``--users``/``--run-time``."""
+    from chatkit_pg.harness.vocabulary import CAPACITY_DEFAULT_REQUEST, CAPACITY_DEFAULT_SLO_P95_MS
+
+    group = parser.add_argument_group(
+        "capacity",
+        "Raise users step by step until the chosen request's p95 breaks the SLO or requests "
+        "fail; loadtest/capacity.json gets every step and the sustained capacity (users, "
+        "req/s). Replaces --users/--run-time; --spawn-rate is the ramp's.",
+    )
+    group.add_argument("--find-capacity", action="store_true", help="run the stepped ramp")
+    group.add_argument("--capacity-start-users", type=int, default=10, help="first step (10)")
+    group.add_argument("--capacity-step-users", type=int, default=10, help="users added (10)")
+    group.add_argument(
+        "--capacity-step-duration", default="30s", metavar="DURATION", help="per step (30s)"
+    )
+    group.add_argument("--capacity-max-users", type=int, default=200, help="top step (200)")
+    group.add_argument(
+        "--capacity-request",
+        default=CAPACITY_DEFAULT_REQUEST,
+        metavar="NAME",
+        help=f"the Locust entry held to the SLO (default {CAPACITY_DEFAULT_REQUEST!r}: a "
+        "reply's whole stream, every store call of the turn included; e.g. "
+        "'ttft threads.add_user_message', 'threads.list')",
+    )
+    group.add_argument(
+        "--capacity-slo-p95-ms",
+        type=float,
+        default=CAPACITY_DEFAULT_SLO_P95_MS,
+        help=f"a step breaks the SLO above this p95 (default {CAPACITY_DEFAULT_SLO_P95_MS:g})",
+    )
+    group.add_argument(
+        "--capacity-max-fail-ratio",
+        type=float,
+        default=0.0,
+        help="a step breaks the SLO when more of its requests failed (default 0: any)",
+    )
+
+
+def capacity_options(args: argparse.Namespace) -> CapacityOptions | None:
+    """The ramp of ``--find-capacity`` (None without it), checked."""
+    from chatkit_pg.loadtest.orchestration.chaos import parse_seconds
+    from chatkit_pg.loadtest.orchestration.run import CapacityOptions
+
+    if not args.find_capacity:
+        return None
+    try:
+        return CapacityOptions(
+            start_users=args.capacity_start_users,
+            step_users=args.capacity_step_users,
+            step_duration=parse_seconds(args.capacity_step_duration),
+            max_users=args.capacity_max_users,
+            request=args.capacity_request,
+            slo_p95_ms=args.capacity_slo_p95_ms,
+            max_fail_ratio=args.capacity_max_fail_ratio,
+            spawn_rate=args.spawn_rate,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"chatkit-pg loadtest: {exc}") from None
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -257,6 +319,7 @@ def run(args: argparse.Namespace) -> int:
         target=target,
         host=args.host,
         verify=args.verify,
+        capacity=capacity_options(args),
     )
     if remote:
         if not args.seed_given:

@@ -2,8 +2,12 @@
 
 One database server (embedded by default, ``--dsn`` otherwise) for every stage, one results
 folder for every file: the quick bench profile, the race matrix, a short local load test, then
-the report built from those files alone. Each stage runs as its own process (``chatkit-pg
-<stage>``), so a stage that fails is reported and the next one still runs.
+the report built from those files alone. The load test is a capacity ramp (``chatkit-pg
+loadtest --find-capacity``; quick: 10-second steps), so every report states the sustained
+capacity of the measured setup; ``--no-capacity`` runs a constant ``--users`` load instead.
+
+Each stage runs as its own process (``chatkit-pg <stage>``), so a stage that fails is
+reported and the next one still runs.
 """
 
 from __future__ import annotations
@@ -39,10 +43,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--skip", default="", help=f"comma-separated stages to skip: {', '.join(STAGES)}"
     )
-    parser.add_argument("--users", type=int, default=30, help="load test users (default 30)")
-    parser.add_argument("--spawn-rate", type=float, default=10)
-    parser.add_argument("--run-time", default="45s", help="load test duration (default 45s)")
+    parser.add_argument(
+        "--capacity",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="load test as a capacity ramp (default); --no-capacity: constant --users load",
+    )
+    parser.add_argument(
+        "--capacity-max-users",
+        type=int,
+        default=None,
+        help="the ramp's top step (quick 250, full 400)",
+    )
+    parser.add_argument(
+        "--capacity-slo-p95-ms",
+        type=float,
+        default=None,
+        help="the ramp's SLO on the p95 of a reply's stream (default chatkit-pg loadtest's)",
+    )
+    parser.add_argument(
+        "--users", type=int, default=30, help="--no-capacity: load test users (default 30)"
+    )
+    parser.add_argument("--spawn-rate", type=float, default=None, help="users started per s")
+    parser.add_argument(
+        "--run-time", default="45s", help="--no-capacity: load test duration (default 45s)"
+    )
     parser.set_defaults(func=run)
+
+
+# The ramp per profile: first step, users added per step, seconds per step, top step, spawn
+# rate. Quick keeps the stage under about two minutes on a small machine (the ramp stops at
+# the first step that breaks the SLO).
+CAPACITY_RAMPS = {
+    "quick": {"start": 10, "step": 30, "duration": "10s", "max": 250, "rate": 50.0},
+    "full": {"start": 10, "step": 20, "duration": "30s", "max": 400, "rate": 20.0},
+}
 
 
 def _stage_args(stage: str, args: argparse.Namespace) -> list[str]:
@@ -50,11 +85,24 @@ def _stage_args(stage: str, args: argparse.Namespace) -> list[str]:
         return ["--profile", args.profile]
     if stage == "races":
         return ["--full"] if args.profile == "full" else []
-    return [
-        "--users", str(args.users),
-        "--spawn-rate", str(args.spawn_rate),
-        "--run-time", args.run_time,
+    if not args.capacity:
+        return [
+            "--users", str(args.users),
+            "--spawn-rate", str(args.spawn_rate or 10),
+            "--run-time", args.run_time,
+        ]  # fmt: skip
+    ramp = CAPACITY_RAMPS[args.profile]
+    command = [
+        "--find-capacity",
+        "--capacity-start-users", str(ramp["start"]),
+        "--capacity-step-users", str(ramp["step"]),
+        "--capacity-step-duration", str(ramp["duration"]),
+        "--capacity-max-users", str(args.capacity_max_users or ramp["max"]),
+        "--spawn-rate", str(args.spawn_rate or ramp["rate"]),
     ]  # fmt: skip
+    if args.capacity_slo_p95_ms is not None:
+        command += ["--capacity-slo-p95-ms", str(args.capacity_slo_p95_ms)]
+    return command
 
 
 def run(args: argparse.Namespace) -> int:

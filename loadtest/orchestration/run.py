@@ -58,6 +58,8 @@ from chatkit_pg.dsn import mask_dsn
 from chatkit_pg.harness.provision import PostgresServer, database_name, start_server
 from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import (
+    CAPACITY_DEFAULT_REQUEST,
+    CAPACITY_DEFAULT_SLO_P95_MS,
     DSN_ENV,
     LOCUST_TOTAL_NAME,
     PERCENTILES,
@@ -66,6 +68,7 @@ from chatkit_pg.harness.vocabulary import (
     TIMING_PREFIXES,
     TOKENS_PREFIX,
     bench_percentile_key,
+    capacity_sentence,
     locust_percentile_column,
 )
 from chatkit_pg.loadtest import scenarios
@@ -78,6 +81,7 @@ from .seed import seed_database
 
 SCENARIOS_DIR: Final = Path(scenarios.__file__).resolve().parent
 LOCUSTFILE: Final = SCENARIOS_DIR / "locustfile.py"
+CAPACITY_SHAPE: Final = SCENARIOS_DIR / "capacity.py"
 LOCUST_CONF: Final = SCENARIOS_DIR / "locust.conf"
 # Locust's own logs sit beside its CSVs (RunFolder names no log of Locust's).
 LOOPBACK: Final = "127.0.0.1"
@@ -137,6 +141,61 @@ class TargetOptions:
 
 
 @dataclass
+class CapacityOptions:
+    """The stepped ramp of ``--find-capacity`` (``scenarios/capacity.py``): users from
+    ``start_users`` by ``step_users`` every ``step_duration`` s up to ``max_users``, until
+    ``request``'s p95 exceeds ``slo_p95_ms`` or more than ``max_fail_ratio`` of a step's
+    requests fail."""
+
+    start_users: int = 10
+    step_users: int = 10
+    step_duration: float = 30.0
+    max_users: int = 200
+    request: str = CAPACITY_DEFAULT_REQUEST
+    slo_p95_ms: float = CAPACITY_DEFAULT_SLO_P95_MS
+    max_fail_ratio: float = 0.0
+    spawn_rate: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.start_users < 1 or self.step_users < 1 or self.max_users < self.start_users:
+            raise ValueError(
+                "need --capacity-start-users >= 1, --capacity-step-users >= 1 and "
+                "--capacity-max-users >= --capacity-start-users"
+            )
+        if self.step_duration <= 0 or self.spawn_rate <= 0 or self.slo_p95_ms <= 0:
+            raise ValueError(
+                "--capacity-step-duration, --capacity-slo-p95-ms and --spawn-rate must be positive"
+            )
+        if not 0 <= self.max_fail_ratio <= 1:
+            raise ValueError("--capacity-max-fail-ratio must be within 0..1")
+        if not self.request.strip():
+            raise ValueError("--capacity-request must name a Locust entry")
+
+    @property
+    def steps(self) -> int:
+        return 1 + -(-(self.max_users - self.start_users) // self.step_users)
+
+    @property
+    def longest_s(self) -> float:
+        """The ramp's length when no step breaks the SLO."""
+        return self.steps * self.step_duration
+
+    def options(self, out: Path) -> list[str]:
+        """Locust's options for the ramp, writing its steps to ``out``."""
+        return [
+            "--step-start", str(self.start_users),
+            "--step-users", str(self.step_users),
+            "--step-duration", str(self.step_duration),
+            "--step-max", str(self.max_users),
+            "--step-rate", str(self.spawn_rate),
+            "--capacity-request", self.request,
+            "--capacity-slo-p95-ms", str(self.slo_p95_ms),
+            "--capacity-max-fail-ratio", str(self.max_fail_ratio),
+            "--capacity-out", str(out),
+        ]  # fmt: skip
+
+
+@dataclass
 class LoadTestConfig:
     """What ``chatkit-pg loadtest`` runs (see its ``--help``).
 
@@ -166,6 +225,7 @@ class LoadTestConfig:
     target: TargetOptions = field(default_factory=TargetOptions)
     host: str | None = None  # a running server: no database, no server started
     verify: bool = False  # remote: re-read acknowledged threads over HTTP afterwards
+    capacity: CapacityOptions | None = None  # --find-capacity: the stepped ramp instead
 
 
 @dataclass
@@ -276,9 +336,10 @@ def locust_command(
 ) -> list[str]:
     """The Locust command line for one process (``role``: [], master or worker options)."""
     folder.directory(RunFolder.LOADTEST_DIR)
+    files = [LOCUSTFILE] if config.capacity is None else [LOCUSTFILE, CAPACITY_SHAPE]
     command = [
         sys.executable, "-m", "locust",
-        "-f", str(LOCUSTFILE),
+        "-f", ",".join(str(f) for f in files),
         "--config", str(LOCUST_CONF),
         "--host", host,
         "--user-prefix", config.user_prefix,
@@ -293,11 +354,19 @@ def locust_command(
     ]  # fmt: skip
     if "--worker" in role:
         return command
+    if config.capacity is None:
+        command += [
+            "--users", str(config.users),
+            "--spawn-rate", str(config.spawn_rate),
+            "--run-time", config.run_time,
+        ]  # fmt: skip
+    else:
+        # The shape sets users and ends the run; failures at the step that breaks the SLO
+        # are what it measures, so they do not fail Locust (capacity.json judges them).
+        command += config.capacity.options(folder.file(RunFolder.CAPACITY_FILE))
+        command += ["--exit-code-on-error", "0", "--fail-ratio", "1"]
     command += [
         "--headless",
-        "--users", str(config.users),
-        "--spawn-rate", str(config.spawn_rate),
-        "--run-time", config.run_time,
         "--stop-timeout", str(config.stop_timeout),
         "--csv", str(folder.path / RunFolder.LOCUST_PREFIX),
         "--csv-full-history",
@@ -451,6 +520,71 @@ def print_summary(rows: list[dict[str, Any]], integrity: dict[str, Any] | None, 
     print(f"results: {out}")
 
 
+def load_text(config: LoadTestConfig) -> str:
+    """The load in words, for the progress lines."""
+    cap = config.capacity
+    if cap is None:
+        return f"{config.users} users, {config.run_time}"
+    return (
+        f"capacity ramp: {cap.start_users}..{cap.max_users} users by {cap.step_users} every "
+        f"{cap.step_duration:g} s, until p95 of {cap.request!r} > {cap.slo_p95_ms:g} ms or "
+        "failures"
+    )
+
+
+def finish_capacity(
+    folder: RunFolder, conditions: dict[str, Any], capacity: CapacityOptions | None
+) -> dict[str, Any] | None:
+    """``capacity.json``: the steps and verdict the ramp wrote (``scenarios/capacity.py``),
+    with the run's conditions, the ramp's settings and the sentence; None without a ramp."""
+    if capacity is None:
+        return None
+    path = folder.file(RunFolder.CAPACITY_FILE)
+    try:
+        found = json.loads(path.read_text())
+        if not isinstance(found, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        found = {
+            "request": capacity.request,
+            "slo_p95_ms": capacity.slo_p95_ms,
+            "max_fail_ratio": capacity.max_fail_ratio,
+            "complete": False,
+            "steps": [],
+            "sustained": None,
+            "broken": None,
+            "reached_top": False,
+            "why": f"the ramp wrote no steps ({type(exc).__name__}: {exc})",
+        }
+    found.pop("conditions", None)
+    found["settings"] = asdict(capacity)
+    found["summary"] = capacity_sentence(found)
+    folder.write_json(RunFolder.CAPACITY_FILE, found, conditions)
+    return found
+
+
+def capacity_brief(capacity: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What ``run.json`` repeats of ``capacity.json``."""
+    if capacity is None:
+        return None
+    keys = ("summary", "request", "slo_p95_ms", "sustained", "broken", "why")
+    return {k: capacity.get(k) for k in keys}
+
+
+def print_capacity(capacity: dict[str, Any] | None) -> None:
+    if capacity is None:
+        return
+    print(f"capacity steps ({capacity['request']}, SLO p95 <= {capacity['slo_p95_ms']:g} ms):")
+    for step in capacity.get("steps") or ():
+        p95 = "-" if step["p95_ms"] is None else f"{step['p95_ms']:.0f}"
+        mark = "ok" if step["within_slo"] else f"BROKEN: {step['reason']}"
+        print(
+            f"  {step['users']:5d} users {step['rps']:8.1f} req/s  p95 {p95:>6} ms  "
+            f"{step['failures']:4d} failures  {mark}"
+        )
+    print(capacity["summary"], flush=True)
+
+
 # -- the run, step by step ----------------------------------------------------------------------
 
 
@@ -495,12 +629,14 @@ def run_remote(config: LoadTestConfig, folder: RunFolder) -> int:
         "locust_workers": config.locust_workers,
         "tags": config.tags,
         "exclude_tags": config.exclude_tags,
+        "capacity": asdict(config.capacity) if config.capacity else None,
     }
     conditions = folder.record_conditions(STAGE, facts)
-    print(f"load test against {host}{settings.chatkit_path} ({config.users} users, "
-          f"{config.run_time}); results in {folder.path}", flush=True)  # fmt: skip
+    print(f"load test against {host}{settings.chatkit_path} ({load_text(config)}); "
+          f"results in {folder.path}", flush=True)  # fmt: skip
     started = time.time()
     status = run_locust(config.host, folder, config)
+    capacity = finish_capacity(folder, conditions, config.capacity)
     rows = summarize_stats(folder.file(RunFolder.LOCUST_STATS_FILE))
     verified = None
     if config.verify and status in (0, 1) and total(rows, "requests"):
@@ -523,6 +659,7 @@ def run_remote(config: LoadTestConfig, folder: RunFolder) -> int:
                 "think_min": config.think_min,
                 "think_max": config.think_max,
                 "scenario": settings.redacted(),
+                "capacity": asdict(config.capacity) if config.capacity else None,
             },
             "versions": {
                 k: conditions.get("packages", {}).get(k) for k in ("openai-chatkit", "locust")
@@ -533,10 +670,15 @@ def run_remote(config: LoadTestConfig, folder: RunFolder) -> int:
             "locust_failures": total(rows, "failures"),
             "timings": timings(rows),
             "verify": verified,
+            "capacity": capacity_brief(capacity),
         },
         conditions,
     )
     print_summary(rows, None, folder.directory(RunFolder.LOADTEST_DIR))
+    print_capacity(capacity)
+    if capacity is not None and status == 0 and not capacity.get("steps"):
+        print("capacity: the ramp measured no step")
+        return 1
     if verified is not None:
         print(f"verify: {'PASSED' if verified['passed'] else 'FAILED'}")
         for check in verified["checks"]:
@@ -552,12 +694,14 @@ def run_steps(pg: PostgresServer, dsn: str, config: LoadTestConfig, folder: RunF
     conditions = record_conditions(folder, config, dsn, asyncio.run(pg.server_info()))
     seeded = seed(dsn, config)
     load = serve_and_load(pg, config.server.with_database(dsn), config, folder, conditions)
+    capacity = finish_capacity(folder, conditions, config.capacity)
     integrity = check(dsn, folder, config.server.strategy)
     rows = summarize_stats(folder.file(RunFolder.LOCUST_STATS_FILE))
     chaos = judge_chaos(load, folder, rows, config.chaos_grace_s)
-    write_results(folder, conditions, config, seeded, load, rows, integrity, chaos)
+    write_results(folder, conditions, config, seeded, load, rows, integrity, chaos, capacity)
     print_summary(rows, integrity, folder.directory(RunFolder.LOADTEST_DIR))
-    return verdict(load.locust_status, total(rows, "failures"), integrity, chaos, folder)
+    print_capacity(capacity)
+    return verdict(load.locust_status, total(rows, "failures"), integrity, chaos, folder, capacity)
 
 
 def record_conditions(
@@ -576,6 +720,7 @@ def record_conditions(
         "locust_workers": config.locust_workers,
         "server": server,
         "chaos_restart_at": config.chaos_restart_at,
+        "capacity": asdict(config.capacity) if config.capacity else None,
     }
     return folder.record_conditions(STAGE, facts, postgres=postgres)
 
@@ -609,7 +754,7 @@ def serve_and_load(
     server's ``/metrics`` and stop it."""
     log = folder.file(RunFolder.SERVER_LOG_FILE)
     with running_server(server, log, config.workers) as (host, _):
-        print(f"server up at {host}; running Locust ({config.users} users, {config.run_time})")
+        print(f"server up at {host}; running Locust ({load_text(config)})", flush=True)
         chaos = None
         if config.chaos_restart_at is not None:
             chaos = RestartTimer(pg, config.chaos_restart_at)
@@ -659,6 +804,7 @@ def write_results(
     rows: list[dict[str, Any]],
     integrity: dict[str, Any],
     chaos: dict[str, Any] | None,
+    capacity: dict[str, Any] | None = None,
 ) -> None:
     """``integrity.json`` and ``run.json``, each with the run's conditions."""
     folder.write_json(RunFolder.INTEGRITY_FILE, integrity, conditions)
@@ -679,6 +825,7 @@ def write_results(
             "integrity_passed": integrity["passed"],
             "timings": timings(rows),
             "chaos": chaos,
+            "capacity": capacity_brief(capacity),
         },
         conditions,
     )
@@ -690,10 +837,17 @@ def verdict(
     integrity: dict[str, Any],
     chaos: dict[str, Any] | None,
     folder: RunFolder,
+    capacity: dict[str, Any] | None = None,
 ) -> int:
-    """0 when everything held, 1 for Locust failures (or a failed chaos check), 2 for a
-    failed integrity check."""
-    if chaos is not None:
+    """0 when everything held, 1 for Locust failures (or a failed chaos check, or a capacity
+    ramp that measured no step), 2 for a failed integrity check. With ``capacity``, failures
+    are part of the measurement: they end the ramp and ``capacity.json`` records them."""
+    if capacity is not None:
+        if locust_status != 0 or not capacity.get("steps"):
+            print(f"capacity: no step measured (Locust exit status {locust_status}); see "
+                  f"{folder.file(RunFolder.LOCUST_LOG_FILE)}")  # fmt: skip
+            return 1
+    elif chaos is not None:
         print(f"chaos: {'PASSED' if chaos['passed'] else 'FAILED'}: {chaos['detail']}")
         if locust_status != 0 or not chaos["passed"]:
             return 1

@@ -23,6 +23,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Final
 
+from chatkit_pg.harness.vocabulary import CAPACITY_DEFAULT_REQUEST, CAPACITY_DEFAULT_SLO_P95_MS
+
 REDACTED: Final = "<redacted>"
 _HEADER_NAME: Final = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
 _FIELDS: Final = frozenset({"user", "token"})
@@ -89,11 +91,33 @@ OPTIONS: Final[tuple[tuple[str, str, type, Any, str], ...]] = (
     ("--step-duration", "STEP_DURATION", float, 30.0, "step shape: seconds per step"),
     ("--step-max", "STEP_MAX", int, 100, "step shape: last user count"),
     ("--step-rate", "STEP_RATE", float, 10.0, "step shape: users spawned per second"),
+    (
+        "--capacity-request",
+        "CAPACITY_REQUEST",
+        str,
+        CAPACITY_DEFAULT_REQUEST,
+        "capacity shape: the Locust entry whose p95 is held to the SLO",
+    ),
+    (
+        "--capacity-slo-p95-ms",
+        "CAPACITY_SLO_P95_MS",
+        float,
+        CAPACITY_DEFAULT_SLO_P95_MS,
+        "capacity shape: a step breaks the SLO when that entry's p95 exceeds this (ms)",
+    ),
+    (
+        "--capacity-max-fail-ratio",
+        "CAPACITY_MAX_FAIL_RATIO",
+        float,
+        0.0,
+        "capacity shape: a step breaks the SLO when more of its requests failed (0..1)",
+    ),
+    ("--capacity-out", "CAPACITY_OUT", str, "", "capacity shape: write the steps here (JSON)"),
 )
 
 
 SECRET_OPTIONS: Final = frozenset({"--auth-token", "--auth-template"})
-HIDDEN_OPTIONS: Final = frozenset({"--ack-dir", "--auth-tokens-file"})
+HIDDEN_OPTIONS: Final = frozenset({"--ack-dir", "--auth-tokens-file", "--capacity-out"})
 
 # Repeatable options: (option, env suffix, help).
 LIST_OPTIONS: Final[tuple[tuple[str, str, str], ...]] = (
@@ -274,6 +298,10 @@ class ScenarioSettings:
     step_duration: float
     step_max: int
     step_rate: float
+    capacity_request: str
+    capacity_slo_p95_ms: float
+    capacity_max_fail_ratio: float
+    capacity_out: str
     header: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     cookie: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     slo_p95: tuple[tuple[str, float], ...] = ()
@@ -304,6 +332,16 @@ class ScenarioSettings:
         for name in ("user_pool", "page_size", "seed_threads", "hot_threads", "step_users"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.step_start < 1 or self.step_max < self.step_start:
+            raise ValueError("need 1 <= --step-start <= --step-max")
+        if self.step_duration <= 0 or self.step_rate <= 0:
+            raise ValueError("--step-duration and --step-rate must be positive")
+        if not self.capacity_request.strip():
+            raise ValueError("--capacity-request must name a Locust entry")
+        if self.capacity_slo_p95_ms <= 0:
+            raise ValueError("--capacity-slo-p95-ms must be positive")
+        if not 0 <= self.capacity_max_fail_ratio <= 1:
+            raise ValueError("--capacity-max-fail-ratio must be within 0..1")
         if self.seed_thread_length < 2:
             raise ValueError("--seed-thread-length must be at least 2")
 

@@ -9,6 +9,12 @@ log, never to the client). A streaming request is primed (its first event produc
 the response starts, so a ``threads.add_user_message`` to a missing thread is a 404, not a
 200 stream that fails; an error after that point ends the stream with a ChatKit ``error``
 event.
+
+The endpoint uses the SDK's public API only: the body is parsed with the SDK's request type
+(``chatkit.types.ChatKitReq``), ownership is checked on the parsed request, then
+``ChatKitServer.process()`` answers it. A stream runs in a task of its own that the response
+only consumes (:mod:`.streams`), so a client that disconnects mid-stream cancels it once and
+the SDK's cancellation handling (``handle_stream_cancelled``) can still write.
 """
 
 from __future__ import annotations
@@ -21,11 +27,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import asyncpg
-from chatkit.errors import ErrorCode
 from chatkit.server import StreamingResult
-from chatkit.types import ErrorEvent
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
 
@@ -37,9 +41,10 @@ from chatkit_pg import (
     TransientConflictError,
 )
 
-from .chatkit_server import DeterministicChatKitServer
+from .chatkit_server import DeterministicChatKitServer, check_ownership, parse_request
 from .metrics import MeteredPostgresStore
 from .settings import ServerSettings
+from .streams import PumpedStreamingResponse, StreamTasks
 
 logger = logging.getLogger(__name__)
 
@@ -103,27 +108,6 @@ async def read_body(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise RequestError(413, "body_too_large", f"request body exceeds {limit:,} bytes")
     return bytes(body)
-
-
-async def primed_stream(result: StreamingResult) -> AsyncIterator[bytes]:
-    """Produce the first event now (errors surface as HTTP statuses), the rest lazily."""
-    events = result.json_events
-    first = await anext(events)  # StopAsyncIteration: let the caller treat it as an error
-
-    async def rest() -> AsyncIterator[bytes]:
-        yield first
-        try:
-            async for chunk in events:
-                yield chunk
-        except Exception:
-            # Headers are gone; the protocol's way to fail now is an error event.
-            logger.exception("stream failed after it started")
-            error = ErrorEvent(code=ErrorCode.STREAM_ERROR, allow_retry=True)
-            yield b"data: " + error.model_dump_json().encode() + b"\n\n"
-        finally:
-            await events.aclose()
-
-    return rest()
 
 
 def _json_error(
@@ -229,6 +213,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         application_name="chatkit-pg-server",
     )
     server = DeterministicChatKitServer(store, settings)
+    streams = StreamTasks()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -236,6 +221,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         try:
             yield
         finally:
+            await streams.drain()  # cancelled streams may still be saving what they had
             await store.close()
 
     app = FastAPI(title="chatkit-pg load-test server", lifespan=lifespan)
@@ -258,13 +244,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
         context = {"user_id": user_id_from(request)}
         body = await read_body(request, settings.max_body_bytes)
         try:
-            result = await server.process(body, context)
+            await check_ownership(store, parse_request(body), context)
+            result = await server.process(body, context)  # the SDK's public entry point
             if isinstance(result, StreamingResult):
-                stream = await primed_stream(result)
-                return StreamingResponse(
-                    stream,
-                    media_type="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+                stream = await streams.start(result)  # primed: its first event is here
+                return PumpedStreamingResponse(
+                    stream, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
                 )
             return Response(content=result.json, media_type="application/json")
         except Exception as exc:

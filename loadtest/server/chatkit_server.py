@@ -4,9 +4,12 @@
 deltas (with an optional pause before each, emulating token streaming) and, for a share
 of requests chosen from the user message id, a workflow item before the reply or a widget
 after it, so the store sees a realistic mix of item types. The SDK persists every item on
-``thread.item.done``; this class never touches the store itself, except to check that the
-caller owns the thread of a request the SDK would otherwise answer without asking the
-store (see :meth:`DeterministicChatKitServer.process`).
+``thread.item.done``; this class never touches the store itself.
+
+The server uses the SDK's public API only: the application parses a request with the SDK's
+own request type (:data:`CHATKIT_REQUEST`, a ``TypeAdapter`` of ``chatkit.types.ChatKitReq``),
+checks that the caller owns the thread of a request the SDK would answer without asking the
+store (:func:`check_ownership`), then hands the body to ``ChatKitServer.process()``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Final
 
-from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
+from chatkit.server import ChatKitServer
 from chatkit.store import AttachmentStore
 from chatkit.types import (
     AssistantMessageContent,
@@ -42,7 +45,6 @@ from chatkit.types import (
     Workflow,
     WorkflowItem,
     WorkflowTaskAdded,
-    is_streaming_req,
 )
 from chatkit.widgets import DynamicWidgetRoot
 from pydantic import TypeAdapter
@@ -60,6 +62,22 @@ CHATKIT_REQUEST: Final = TypeAdapter[ChatKitReq](ChatKitReq)
 # ``items.feedback`` goes to ``add_feedback`` (no store call at all). Every other
 # thread-scoped request starts with ``store.load_thread``, which raises NotFoundError.
 OWNERSHIP_CHECKED: Final = (ItemsListReq, ItemsFeedbackReq)
+
+
+def parse_request(body: str | bytes | bytearray) -> ChatKitReq:
+    """The request as the SDK's public type (``pydantic.ValidationError`` when invalid)."""
+    return CHATKIT_REQUEST.validate_json(body)
+
+
+async def check_ownership(store: PostgresStore[Any], request: ChatKitReq, context: Context) -> None:
+    """Refuse a thread that is not the caller's where the SDK would not ask the store.
+
+    Raises:
+        NotFoundError: an ``items.list``/``items.feedback`` names a thread that does not
+            exist or belongs to another user (one indexed query).
+    """
+    if isinstance(request, OWNERSHIP_CHECKED):
+        await store.load_thread(request.params.thread_id, context)
 
 
 class NoFilesAttachmentStore(AttachmentStore[Context]):
@@ -101,23 +119,6 @@ class DeterministicChatKitServer(ChatKitServer[Context]):
         super().__init__(store, NoFilesAttachmentStore())
         self.settings = settings
         self._delay = settings.delta_delay_ms / 1000
-
-    async def process(
-        self, request: str | bytes | bytearray, context: Context
-    ) -> StreamingResult | NonStreamingResult:
-        """Parse once, refuse another user's thread, then route as the SDK does.
-
-        Raises:
-            pydantic.ValidationError: the body is not a valid ChatKit request.
-            NotFoundError: an ``items.list``/``items.feedback`` names a thread that does not
-                exist or belongs to another user (one indexed query).
-        """
-        parsed = CHATKIT_REQUEST.validate_json(request)
-        if isinstance(parsed, OWNERSHIP_CHECKED):
-            await self.store.load_thread(parsed.params.thread_id, context)
-        if is_streaming_req(parsed):
-            return StreamingResult(self._process_streaming(parsed, context))
-        return NonStreamingResult(await self._process_non_streaming(parsed, context))
 
     async def transcribe(self, audio_input: Any, context: Context) -> Any:
         raise NotImplementedError("input.transcribe: this server has no speech model")

@@ -2,7 +2,8 @@
 
 The store is wrapped, not patched: :class:`MeteredPostgresStore` overrides each ``Store``
 method with a timed call to the real one, so the figures are what the ChatKit server
-waited for, pool checkout included.
+waited for, pool checkout included. Its writes run to their end even when the stream that
+asked for them is cancelled (:func:`~.streams.uninterrupted`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from chatkit_pg import PostgresStore
+
+from .streams import uninterrupted
 
 # Upper bounds of the histogram buckets, in milliseconds (roughly x1.5 apart).
 BUCKETS_MS: Final = tuple(round(0.1 * 1.5**n, 3) for n in range(30))
@@ -31,6 +34,18 @@ TIMED_METHODS: Final = (
     "save_attachment",
     "load_attachment",
     "delete_attachment",
+)
+# Writes finish even when the stream that asked for them is cancelled (see streams.py).
+WRITE_METHODS: Final = frozenset(
+    {
+        "save_thread",
+        "delete_thread",
+        "add_thread_item",
+        "save_item",
+        "delete_thread_item",
+        "save_attachment",
+        "delete_attachment",
+    }
 )
 
 
@@ -97,7 +112,8 @@ def _timed(name: str) -> Callable[..., Any]:
     async def method(self: MeteredPostgresStore, *args: Any, **kwargs: Any) -> Any:
         started, failed = time.perf_counter(), True
         try:
-            result = await getattr(PostgresStore, name)(self, *args, **kwargs)
+            call = getattr(PostgresStore, name)(self, *args, **kwargs)
+            result = await (uninterrupted(call) if name in WRITE_METHODS else call)
             failed = False
             return result
         finally:

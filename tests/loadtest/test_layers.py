@@ -16,6 +16,8 @@ from typing import Final
 SCENARIO_MODULES: Final = (
     "locustfile",
     "shapes",
+    "capacity",
+    "capacity_steps",
     "client",
     "sse",
     "acks",

@@ -773,18 +773,64 @@ def integrity() -> dict[str, Any]:
     }
 
 
+# The capacity ramp: per step (users, ChatKit requests, failures, stream p95 in ms). The
+# fifth step breaks the SLO (p95 over 1000 ms), so the knee is 70 users.
+CAPACITY_STEPS: Final = ((10, 180, 0, 95.0), (30, 560, 0, 180.0), (50, 930, 0, 330.0),
+                         (70, 1240, 0, 720.0), (90, 1400, 2, 1500.0))  # fmt: skip
+
+
+def write_capacity_steps(folder: RunFolder, capacity: Any) -> None:
+    """``capacity.json`` as the ramp writes it (``scenarios/capacity_steps.py``): snapshots of
+    cumulative counters closed into steps, then the verdict."""
+    from collections import Counter
+
+    from chatkit_pg.loadtest.scenarios.capacity_steps import Snapshot, close_step, verdict
+
+    steps, before = [], Snapshot(0.0)
+    for index, (users, requests, failures, p95) in enumerate(CAPACITY_STEPS):
+        completed = requests // 4
+        times = Counter({locust_value(p95 * 0.4): completed - completed // 10})
+        times[locust_value(p95)] += completed // 10 - 1
+        times[locust_value(p95 * 1.3)] += 1
+        after = Snapshot(
+            before.at + capacity.step_duration,
+            before.times + times,
+            before.completed + completed,
+            before.requests + requests,
+            before.failures + failures,
+        )
+        steps.append(
+            close_step(
+                index, users, before, after, capacity.slo_p95_ms, capacity.max_fail_ratio,
+                capacity.request,
+            )
+        )  # fmt: skip
+        before = after
+    result = verdict(
+        steps, capacity.request, capacity.slo_p95_ms, capacity.max_fail_ratio,
+        capacity.max_users, complete=True,
+    )  # fmt: skip
+    path = folder.file(RunFolder.CAPACITY_FILE)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+
+
 def write_loadtest(folder: RunFolder) -> None:
     """The load test's files, through its own conditions and results writers."""
     # Imported here: the load test's orchestration is the heaviest producer to import.
     from chatkit_pg.loadtest.orchestration import run
 
     config = run.LoadTestConfig(users=50, spawn_rate=10.0, run_time=f"{RUN_SECONDS}s")
+    config.capacity = run.CapacityOptions(
+        start_users=10, step_users=20, step_duration=10.0, max_users=130, spawn_rate=50.0
+    )
     conditions = run.record_conditions(folder, config, LOAD_DSN, POSTGRES)
     write_locust(folder)
+    write_capacity_steps(folder, config.capacity)
+    capacity = run.finish_capacity(folder, conditions, config.capacity)
     seeded = run.Seeded({"users": 50, "threads": 6, "items": 4006}, 1.8)
     rows = run.summarize_stats(folder.path / RunFolder.LOCUST_STATS_FILE)
     load = run.LoadRun(locust_status=1, ended_at=START + RUN_SECONDS)
-    run.write_results(folder, conditions, config, seeded, load, rows, integrity(), None)
+    run.write_results(folder, conditions, config, seeded, load, rows, integrity(), None, capacity)
     # Planted secrets, as a careless producer might leave them: a DSN with its password and
     # a token. The report must mask both whatever the producer did.
     path = folder.path / RunFolder.LOADTEST_RUN_FILE

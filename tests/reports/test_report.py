@@ -47,6 +47,7 @@ EXPECTED_FIGURES = {
     "load_percentiles",
     "ttfe_distribution",
     "load_failures",
+    "capacity",
 }
 SECTIONS = ("verdict", "strategies", "pagination", "indexes", "limit", "loadtest", "conditions")
 
@@ -348,7 +349,7 @@ def test_report_builds_without_chatkit_sqlalchemy_or_drivers(run_a: Path, run_b:
     done = python_without_store_dependencies(BUILD_REPORT, str(run_a), "--baseline", str(run_b))
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"report: {run_a / RunFolder.REPORT_HTML_FILE}" in done.stdout
-    assert "figures: 12 in" in done.stdout
+    assert "figures: 13 in" in done.stdout
     # The prelude does block: the store itself cannot be imported under it.
     refused = python_without_store_dependencies("from chatkit_pg import PostgresStore\n")
     assert refused.returncode != 0 and "blocked by the test" in refused.stderr

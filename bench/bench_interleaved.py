@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import statistics
 import time
@@ -50,32 +49,11 @@ from .mixed_items import mixed_items
 from .profiles import Profile
 from .reads import CONTEXT, ORDER, PAGE_SIZE, index_reads
 from .seed import DEEP_THREAD_ID, make_item
-from .statistics import BOOTSTRAP_SAMPLES, CONFIDENCE, compare, rotation
+from .statistics import compare, rotation, write_comparison
 from .variants import RECOMMENDED, VARIANTS
 from .writers import WRITER_CONTEXT, WriteRun, make_jobs, new_threads, run_round, warm_pool
 
 THREAD_ITEM: Final = TypeAdapter(ThreadItem)  # what the store validates each row with
-
-
-def _write_section(
-    results: RunFolder,
-    name: str,
-    section: dict[str, Any],
-    conditions: dict[str, Any],
-    profile: Profile,
-) -> None:
-    """Add one comparison to ``bench/comparisons.json`` (each test writes its own section)."""
-    path = results.path / RunFolder.COMPARISONS_FILE
-    document = json.loads(path.read_text()) if path.exists() else {}
-    document.pop("conditions", None)
-    document[name] = {
-        **section,
-        "bootstrap_samples": BOOTSTRAP_SAMPLES,
-        "confidence": CONFIDENCE,
-    }
-    results.write_json(
-        RunFolder.COMPARISONS_FILE, document, {**conditions, "profile": profile.name}
-    )
 
 
 def _round_sample(loop: asyncio.AbstractEventLoop, call: Any, calls: int) -> float:
@@ -124,7 +102,7 @@ def test_index_reads_interleaved(
         "elapsed_s": round(time.monotonic() - started, 2),
         "groups": comparisons,  # by read
     }
-    _write_section(results, "index_reads", section, conditions, profile)
+    write_comparison(results, "index_reads", section, conditions, profile)
     for query, by_variant in comparisons.items():
         for name, entry in by_variant.items():
             interval = entry["median"]
@@ -159,7 +137,7 @@ def test_strategies_interleaved(
             f"{HOT_THREAD} c{writers}": compare(samples, DEFAULT_STRATEGY, lower_is_better=False)
         },
     }
-    _write_section(results, "strategies", section, conditions, profile)
+    write_comparison(results, "strategies", section, conditions, profile)
     for name, run in runs.items():
         assert sum(run.failed) == 0, (name, dict(run.errors))
 
@@ -232,7 +210,7 @@ def test_mixed_workload_interleaved(
         },
         "failed_adds": {name: sum(run.failed) for name, run in runs.items()},
     }
-    _write_section(results, "mixed", section, conditions, profile)
+    write_comparison(results, "mixed", section, conditions, profile)
     for name, run in runs.items():
         assert sum(run.failed) == 0, (name, dict(run.errors))
 
@@ -330,7 +308,7 @@ def test_store_against_its_floor_interleaved(
             PAGE_GROUP: compare(samples[PAGE_GROUP], FLOOR_PATH),
         },
     }
-    _write_section(results, "floors", section, conditions, profile)
+    write_comparison(results, "floors", section, conditions, profile)
 
 
 def _floor_rounds(

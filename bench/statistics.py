@@ -9,11 +9,14 @@ excludes 1; otherwise it is a tie ("no measurable difference").
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 import numpy as np
+
+from chatkit_pg.harness.results import RunFolder
 
 BOOTSTRAP_SAMPLES: Final = 4_000
 CONFIDENCE: Final = 0.95
@@ -107,3 +110,24 @@ def compare(
             )
         result[name] = entry
     return result
+
+
+def write_comparison(
+    results: RunFolder,
+    name: str,
+    section: dict[str, Any],
+    conditions: dict[str, Any],
+    profile: Any,
+) -> None:
+    """Add one comparison to ``bench/comparisons.json`` (each producer writes its section).
+
+    A section is ``{"baseline": name, "groups": {group: compare(...)}, ...settings}``; the
+    report reads it through ``reports/load.py``.
+    """
+    path = results.path / RunFolder.COMPARISONS_FILE
+    document = json.loads(path.read_text()) if path.exists() else {}
+    document.pop("conditions", None)
+    document[name] = {**section, "bootstrap_samples": BOOTSTRAP_SAMPLES, "confidence": CONFIDENCE}
+    results.write_json(
+        RunFolder.COMPARISONS_FILE, document, {**conditions, "profile": profile.name}
+    )

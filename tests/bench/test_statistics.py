@@ -79,3 +79,12 @@ def test_too_few_rounds_make_no_call() -> None:
     base = [1.0, 1.01, 0.99]
     result = compare({"base": base, "fast": [x * 0.5 for x in base]}, "base")
     assert result["fast"]["call"] == TOO_FEW_ROUNDS
+
+
+def test_a_real_but_small_difference_is_no_call() -> None:
+    """3% faster with a tight interval stays a tie: below the 5% margin."""
+    base = _noisy(40, 1.0, 0.005, 6)
+    result = compare({"base": base, "close": [x * 0.97 for x in base]}, "base")
+    ratio = result["close"]["ratio_to_baseline"]
+    assert ratio["high"] < 1.0  # separated from 1 ...
+    assert result["close"]["call"] == TIE  # ... but not by enough to act on

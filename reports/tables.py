@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import (
@@ -646,12 +646,12 @@ def load_timings_table(lt: LoadTest) -> Table | None:
     columns = [Column("Request type", key=True)]
     for prefix in (*TIMING_PREFIXES, TOKENS_PREFIX):
         title = TIMING_TITLES[prefix]
-        kind = "float" if prefix == TOKENS_PREFIX else "ms"
-        better = "higher" if prefix == TOKENS_PREFIX else "lower"
+        fmt: Literal["float", "ms"] = "float" if prefix == TOKENS_PREFIX else "ms"
+        better: Better = "higher" if prefix == TOKENS_PREFIX else "lower"
         unit = "" if prefix == TOKENS_PREFIX else " (ms)"
         columns += [
-            Column(f"{title} p50{unit}", kind, better=better),
-            Column(f"{title} p95{unit}", kind, better=better),
+            Column(f"{title} p50{unit}", fmt, better=better),
+            Column(f"{title} p95{unit}", fmt, better=better),
         ]
     return Table(
         id="load_timings",

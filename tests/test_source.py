@@ -45,7 +45,11 @@ def test_store_type_checks() -> None:
     if mypy is None:
         pytest.skip("mypy is not installed")
     done = subprocess.run(
-        [mypy, "store", "harness", "cli", "reports"], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [mypy, "store", "harness", "cli", "reports"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 

@@ -31,7 +31,7 @@ from chatkit_pg.harness.vocabulary import (
 
 from .databases import BenchDatabases
 from .explain import explain, write_plan
-from .measure import record, timed_stats
+from .measure import record, time_reads, timed_stats
 from .profiles import Profile
 from .reads import ORDER, index_reads
 from .variants import VARIANTS
@@ -49,11 +49,7 @@ def _read(
     db = databases.variant(variant)
     read = index_reads(db, profile)[query]
     benchmark.group = f"index_read {query}"
-    result = benchmark.pedantic(
-        lambda: loop.run_until_complete(read.call()),
-        rounds=profile.read_rounds,
-        warmup_rounds=profile.read_warmup_rounds,
-    )
+    result = time_reads(benchmark, loop, profile, read.call)
     record(
         benchmark,
         profile.name,

@@ -50,7 +50,7 @@ from .profiles import Profile
 from .reads import CONTEXT, ORDER, PAGE_SIZE, index_reads
 from .seed import DEEP_THREAD_ID, make_item
 from .statistics import compare, rotation, write_comparison
-from .variants import RECOMMENDED, VARIANTS
+from .variants import RECOMMENDED
 from .writers import WRITER_CONTEXT, WriteRun, make_jobs, new_threads, run_round, warm_pool
 
 THREAD_ITEM: Final = TypeAdapter(ThreadItem)  # what the store validates each row with
@@ -74,7 +74,7 @@ def test_index_reads_interleaved(
     results: RunFolder,
     conditions: dict[str, Any],
 ) -> None:
-    names = [name for name in VARIANTS if databases.skip_reason(name) is None]
+    names = databases.measured_variants()
     reads = {name: index_reads(databases.variant(name), profile) for name in names}
     for name in names:  # right rows first, and every pool and cache warmed once
         for query, read in reads[name].items():
@@ -184,7 +184,7 @@ def test_mixed_workload_interleaved(
     conditions: dict[str, Any],
 ) -> None:
     """Appends to hot threads while readers page the deep thread, per layout, interleaved."""
-    names = [name for name in VARIANTS if databases.skip_reason(name) is None]
+    names = databases.measured_variants()
     with contextlib.ExitStack() as borrowed:
         stores = {
             name: borrowed.enter_context(

@@ -25,7 +25,7 @@ from chatkit_pg.harness.vocabulary import (
 
 from .baselines import offset_items_page, offset_threads_page, raw_items_page
 from .databases import BenchDatabases, VariantDatabase
-from .measure import record, timed_stats
+from .measure import record, time_reads, timed_stats
 from .profiles import Profile
 from .seed import DEEP_THREAD_ID, USER_ID
 
@@ -48,11 +48,7 @@ def _measure(
     benchmark: Any, loop: asyncio.AbstractEventLoop, profile: Profile, call: Any, group: str
 ) -> Any:
     benchmark.group = group  # one table per page size and order: methods side by side
-    return benchmark.pedantic(
-        lambda: loop.run_until_complete(call()),
-        rounds=profile.read_rounds,
-        warmup_rounds=profile.read_warmup_rounds,
-    )
+    return time_reads(benchmark, loop, profile, call)
 
 
 def _record(benchmark: Any, profile: Profile, kind: str, method: str, **values: Any) -> None:

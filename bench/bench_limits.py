@@ -42,7 +42,7 @@ from chatkit_pg.harness.vocabulary import (
 
 from . import baselines, pgbench_runner
 from .databases import BenchDatabases
-from .measure import record, timed_stats
+from .measure import record, time_reads, timed_stats
 from .mixed_items import mixed_items
 from .profiles import Profile
 from .seed import make_item
@@ -236,11 +236,7 @@ def mixed_thread(loop: asyncio.AbstractEventLoop, limits: Limits) -> str:
 def _page(
     benchmark: Any, loop: Any, profile: Profile, call: Callable[[], Any], method: str
 ) -> Any:
-    page = benchmark.pedantic(
-        lambda: loop.run_until_complete(call()),
-        rounds=profile.read_rounds,
-        warmup_rounds=profile.read_warmup_rounds,
-    )
+    page = time_reads(benchmark, loop, profile, call)
     record(
         benchmark,
         profile.name,

@@ -30,7 +30,7 @@ from chatkit_pg.harness.results import RunFolder
 from .explain import table_sizes, write_sizes
 from .profiles import Profile
 from .seed import SeedResult, seed
-from .variants import get_variant, unsupported_reason
+from .variants import VARIANTS, get_variant, unsupported_reason
 
 
 @dataclass
@@ -143,6 +143,10 @@ class BenchDatabases:
             return await unsupported_reason(conn, get_variant(name))
         finally:
             await conn.close()
+
+    def measured_variants(self) -> list[str]:
+        """The layout variants this run measures (chosen and supported), in definition order."""
+        return [name for name in VARIANTS if self.skip_reason(name) is None]
 
     def variant(self, name: str) -> VariantDatabase:
         """The seeded copy with variant ``name`` applied (made once per session).

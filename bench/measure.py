@@ -86,3 +86,15 @@ def timed_stats(benchmark: Any) -> dict[str, float | None]:
     if not data:
         return {"ops_per_s": None, **latency_summary(())}
     return {"ops_per_s": round(len(data) / sum(data), 2), **latency_summary(data)}
+
+
+def time_reads(benchmark: Any, loop: Any, profile: Any, call: Any) -> Any:
+    """Time ``await call()`` for the profile's read rounds after its warm-up, on one loop.
+
+    Returns what the last call returned (for the benchmark's correctness check).
+    """
+    return benchmark.pedantic(
+        lambda: loop.run_until_complete(call()),
+        rounds=profile.read_rounds,
+        warmup_rounds=profile.read_warmup_rounds,
+    )

@@ -107,6 +107,11 @@ class BenchDatabases:
         empty = self.empty_template()
         return self.run(self._create(prefix, template=empty))
 
+    def seeded_copy(self, prefix: str) -> str:
+        """DSN of a new copy of the seeded template (for benchmarks that change it)."""
+        template, _ = self.seeded_template()
+        return self.run(self._create(prefix, template=template))
+
     def store(self, dsn: str, **options: Any) -> PostgresStore[Any]:
         """A store on ``dsn`` that is closed with the databases."""
         options.setdefault("max_overflow", 0)

@@ -53,8 +53,9 @@ class IndexVariant:
 
 RECOMMENDED: Final = IndexVariant(
     name="recommended",
-    description="what the migration creates: items UNIQUE (thread_id, sort_key); "
-    "threads (user_id, created_at, id)",
+    description="what the migrations create: items PK (thread_id, id) INCLUDE (sort_key) and "
+    "UNIQUE (thread_id, sort_key); threads PK (id) INCLUDE (user_id, created_at) and "
+    "(user_id, created_at, id)",
     ddl=(),
     sort_key_unique=True,
 )
@@ -75,27 +76,26 @@ SKETCH: Final = IndexVariant(
 
 PK_ONLY: Final = IndexVariant(
     name="pk_only",
-    description="primary keys only: items (thread_id, id), threads (id)",
+    description="the shipped primary keys only: items (thread_id, id) INCLUDE (sort_key), "
+    "threads (id) INCLUDE (user_id, created_at)",
     ddl=_DROP_STORE_PAGE_INDEXES,
     sort_key_unique=False,
 )
 
-# Every next page first resolves its cursor by primary key ((thread_id, id) for items, id for
-# threads) and then reads the heap for sort_key / (user_id, created_at). Carrying those
-# columns in the primary-key index makes that lookup an index-only scan. The item documents
-# themselves are TOASTed and cannot be covered, so the page itself is unchanged.
-COVERING: Final = IndexVariant(
-    name="covering",
-    description="recommended + primary keys that INCLUDE the cursor columns "
-    "(items: sort_key; threads: user_id, created_at) for index-only cursor lookups",
+# The primary keys before migration 0002. Every next page first resolves its cursor by
+# primary key ((thread_id, id) for items, id for threads); 0002 INCLUDEs the cursor columns
+# (sort_key; user_id, created_at) so that lookup reads the index only. This variant puts the
+# plain keys back, to keep measuring what that decision bought.
+PLAIN_KEYS: Final = IndexVariant(
+    name="plain_keys",
+    description="recommended with 0001's plain primary keys: items (thread_id, id), threads (id), "
+    "no INCLUDE columns (cursor lookups read the heap)",
     ddl=(
         f"ALTER TABLE {ITEMS} DROP CONSTRAINT {sql.ITEMS_PRIMARY_KEY}",
-        f"ALTER TABLE {ITEMS} ADD CONSTRAINT {sql.ITEMS_PRIMARY_KEY} "
-        "PRIMARY KEY (thread_id, id) INCLUDE (sort_key)",
+        f"ALTER TABLE {ITEMS} ADD CONSTRAINT {sql.ITEMS_PRIMARY_KEY} PRIMARY KEY (thread_id, id)",
         # The foreign keys depend on the threads' primary key: drop and re-add them by name.
         f"ALTER TABLE {THREADS} DROP CONSTRAINT pk_chatkit_threads CASCADE",
-        f"ALTER TABLE {THREADS} ADD CONSTRAINT pk_chatkit_threads "
-        "PRIMARY KEY (id) INCLUDE (user_id, created_at)",
+        f"ALTER TABLE {THREADS} ADD CONSTRAINT pk_chatkit_threads PRIMARY KEY (id)",
         f"ALTER TABLE {ITEMS} ADD CONSTRAINT {sql.ITEMS_THREAD_FOREIGN_KEY} "
         f"FOREIGN KEY (thread_id) REFERENCES {THREADS} (id) ON DELETE CASCADE",
         f"ALTER TABLE {ATTACHMENTS} ADD CONSTRAINT {sql.ATTACHMENTS_THREAD_FOREIGN_KEY} "
@@ -136,7 +136,7 @@ HASH_PARTITIONED: Final = IndexVariant(
         "ALTER TABLE chatkit_thread_items_partitioned RENAME TO chatkit_thread_items",
         """
         ALTER TABLE chatkit_thread_items
-            ADD CONSTRAINT pk_chatkit_thread_items PRIMARY KEY (thread_id, id),
+            ADD CONSTRAINT pk_chatkit_thread_items PRIMARY KEY (thread_id, id) INCLUDE (sort_key),
             ADD CONSTRAINT uq_chatkit_thread_items_thread_id_sort_key UNIQUE (thread_id, sort_key),
             ADD CONSTRAINT fk_chatkit_thread_items_thread_id_chatkit_threads
                 FOREIGN KEY (thread_id) REFERENCES chatkit_threads (id) ON DELETE CASCADE
@@ -183,7 +183,7 @@ UNCOMPRESSED: Final = IndexVariant(
 
 VARIANTS: Final[dict[str, IndexVariant]] = {
     v.name: v
-    for v in (RECOMMENDED, SKETCH, PK_ONLY, COVERING, HASH_PARTITIONED, LZ4, UNCOMPRESSED)
+    for v in (RECOMMENDED, SKETCH, PK_ONLY, PLAIN_KEYS, HASH_PARTITIONED, LZ4, UNCOMPRESSED)
 }
 
 # Sizes per table: heap + TOAST, all its indexes, and each index by name. A partitioned

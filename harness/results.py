@@ -12,6 +12,7 @@
       bench/plans/<variant>/<query>.json   EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) per query
       bench/summary.json                   the bench goals as ratios measured in this run
       bench/comparisons.json               interleaved comparisons: medians, ratios, 95% intervals
+      bench/upgrade.json                   the migration to head on the seeded data under appends
       races/race_matrix.json               strategy x scenario x concurrency -> checked counts
       loadtest/                            locust_*.csv, locust_report.html, run.json,
                                            integrity.json, server_metrics.json, server.log, acks/,
@@ -75,6 +76,7 @@ class RunFolder:
     PLANS_DIR: ClassVar[str] = "bench/plans"
     SUMMARY_FILE: ClassVar[str] = "bench/summary.json"
     COMPARISONS_FILE: ClassVar[str] = "bench/comparisons.json"
+    UPGRADE_FILE: ClassVar[str] = "bench/upgrade.json"
     RACE_MATRIX_FILE: ClassVar[str] = "races/race_matrix.json"
     LOADTEST_DIR: ClassVar[str] = "loadtest"
     LOCUST_PREFIX: ClassVar[str] = "loadtest/locust"  # Locust --csv prefix

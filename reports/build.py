@@ -358,6 +358,7 @@ def _index_section(results: Results, iv: IndexVerdict, by_id: dict[str, Table]) 
         by_id.get("plans"),
         by_id.get("sizes"),
         by_id.get("variant_definitions"),
+        _upgrade_paragraph(results.upgrade),
         _missing_note(
             results,
             RunFolder.BENCHMARK_FILE,
@@ -367,6 +368,26 @@ def _index_section(results: Results, iv: IndexVerdict, by_id: dict[str, Table]) 
         ),
     )
     return section
+
+
+def _upgrade_paragraph(upgrade: dict[str, Any] | None) -> Paragraph | None:
+    """What migrating the seeded data to the shipped layout cost writers (bench/upgrade.json)."""
+    if upgrade is None:
+        return None
+    holds = upgrade.get("lock_holds") or []
+    attempts = max((hold.get("attempt", 1) for hold in holds), default=0)
+    failures = len(upgrade.get("append_failures") or [])
+    return Paragraph(
+        f"Upgrading the seeded data ({upgrade.get('items_before', 0):,} items) from "
+        f"{upgrade.get('from_revision')} to {upgrade.get('to_revision')} while "
+        f"{upgrade.get('writers')} writers appended took {upgrade.get('upgrade_seconds')} s. "
+        f"Longest write-blocking lock: {upgrade.get('longest_lock_ms')} ms "
+        f"({len(holds)} locking transaction(s), {attempts} attempt(s)). Appends during the "
+        f"upgrade: {upgrade.get('appends_during_upgrade')}, {failures} failed; their median "
+        f"{upgrade.get('median_append_ms')} ms (before it: "
+        f"{upgrade.get('median_append_ms_before')} ms), "
+        f"longest {upgrade.get('longest_append_ms')} ms."
+    )
 
 
 def _limit_section(results: Results, by_id: dict[str, Table]) -> Section:

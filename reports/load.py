@@ -120,6 +120,7 @@ class Results:
     bench_machine: dict[str, Any] | None = None
     pgbench: list[dict[str, Any]] | None = None
     sizes: dict[str, Any] | None = None
+    upgrade: dict[str, Any] | None = None  # bench/upgrade.json: migrating under appends
     plans: list[dict[str, Any]] | None = None
     summary: dict[str, Any] | None = None
     races: list[dict[str, Any]] | None = None
@@ -189,6 +190,10 @@ def load_results(folder: Path) -> Results:
     if sizes is not None:
         results.sizes = _object(folder / RunFolder.SIZES_FILE, sizes.get("variants"), "variants")
     results.plans = _plans(results)
+    upgrade = _optional_json(results, RunFolder.UPGRADE_FILE)
+    if upgrade is not None:
+        path = folder / RunFolder.UPGRADE_FILE
+        results.upgrade = _object(path, upgrade.get("upgrade"), "upgrade")
     results.summary = _optional_json(results, RunFolder.SUMMARY_FILE)
     races = _optional_json(results, RunFolder.RACE_MATRIX_FILE)
     if races is not None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Final
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 # Our own version table, so an application's alembic_version is never touched.
 VERSION_TABLE: Final = "chatkit_alembic_version"
@@ -19,6 +21,9 @@ VERSION_TABLE: Final = "chatkit_alembic_version"
 # (several server processes calling create_schema() at start): "chatkit" in ASCII.
 MIGRATION_LOCK_KEY: Final = 0x63686174_6B6974
 MIGRATIONS_DIR: Final = Path(__file__).parent / "migrations"
+LOCK_POLL_SECONDS: Final = 0.1
+# One row when the lock was taken: the status tag says so without a result set.
+TRY_LOCK_SQL: Final = f"SELECT 1 WHERE pg_try_advisory_xact_lock({MIGRATION_LOCK_KEY})"
 
 
 def alembic_config() -> Config:
@@ -36,18 +41,42 @@ def head_revision() -> str:
 
 
 async def _locked(engine: AsyncEngine, action: str, revision: str) -> None:
-    async with engine.connect() as conn:
-        # The lock lives until commit, and alembic joins this transaction, so the DDL and
-        # the version row become visible together and the next migrator sees "at head".
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    """Run alembic's ``action`` while holding the migration lock.
 
-        def run(sync_conn: Connection) -> None:
-            config = alembic_config()
-            config.attributes["connection"] = sync_conn
-            getattr(command, action)(config, revision)
+    The lock is a transaction advisory lock held by a second connection of a private
+    one-connection pool (so a pool of one still migrates), while alembic commits each
+    migration on its own: 0002 builds indexes CONCURRENTLY, which cannot run inside a
+    transaction. Transaction-scoped, the lock works through PgBouncer in transaction mode
+    too, where a session lock could stay with a server connection that nobody holds.
+    """
+    lock_pool = engine.sync_engine.pool.recreate()
+    holder = await greenlet_spawn(lock_pool.connect)
+    try:
+        lock_conn: asyncpg.Connection = holder.driver_connection  # type: ignore[assignment]
+        # READ COMMITTED whatever the server's default: an idle transaction then holds no
+        # snapshot, which CREATE INDEX CONCURRENTLY would otherwise wait for.
+        await lock_conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        # Polled, not waited for: a session waiting inside pg_advisory_xact_lock holds a
+        # snapshot, and the migrator's CREATE INDEX CONCURRENTLY would wait for it forever.
+        # Simple-protocol statements (execute without arguments): an extended-protocol
+        # portal would keep its snapshot while the transaction sits idle.
+        while True:
+            if await lock_conn.execute(TRY_LOCK_SQL) == "SELECT 1":
+                break
+            await asyncio.sleep(LOCK_POLL_SECONDS)
+        async with engine.connect() as conn:
 
-        await conn.run_sync(run)
-        await conn.commit()
+            def run(sync_conn: Connection) -> None:
+                config = alembic_config()
+                config.attributes["connection"] = sync_conn
+                getattr(command, action)(config, revision)
+
+            await conn.run_sync(run)
+            await conn.commit()
+    finally:
+        # Closing the lock's connection ends its transaction and releases the lock.
+        await greenlet_spawn(holder.invalidate)
+        await greenlet_spawn(lock_pool.dispose)
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:

@@ -71,6 +71,8 @@ def test_cli_migrate_up_and_down(pg_server: PostgresServer, empty_database_dsn: 
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    assert "empty -> 0001" in cli()
-    assert "0001 -> 0001" in cli()
-    assert "0001 -> base" in cli("--downgrade", "--revision", "base")
+    assert "empty -> 0002" in cli()
+    assert "0002 -> 0002" in cli()
+    assert "0002 -> 0001" in cli("--downgrade", "--revision", "0001")
+    assert "0001 -> 0002" in cli()
+    assert "0002 -> base" in cli("--downgrade", "--revision", "base")

@@ -24,6 +24,8 @@ def _run(connection: Connection) -> None:
         target_metadata=None,
         version_table=VERSION_TABLE,
         transactional_ddl=True,
+        # Each migration commits with its version row; 0002 needs CONCURRENTLY outside one.
+        transaction_per_migration=True,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -35,8 +37,9 @@ async def _run_standalone() -> None:
     url = config.get_main_option("sqlalchemy.url") or os.environ.get("CHATKIT_PG_DSN", "")
     engine = create_engine(url, PoolOptions(pool_size=1, max_overflow=0))
     try:
-        async with engine.begin() as connection:
+        async with engine.connect() as connection:
             await connection.run_sync(_run)
+            await connection.commit()
     finally:
         await engine.dispose()
 

@@ -126,4 +126,4 @@ def test_the_cli_migrates_without_the_harness(
         [cli, "migrate"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
     )
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-    assert "-> 0001" in migrated.stdout
+    assert "-> 0002" in migrated.stdout

@@ -128,9 +128,9 @@ READ_MS: Final = {  # p50 per variant, per query in INDEX_READ_QUERIES order
     "recommended": (0.30, 0.33, 0.21, 0.40, 0.44),
     "sketch": (0.31, 0.34, 0.22, 0.45, 0.52),
     "pk_only": (5.90, 6.10, 0.21, 12.5, 13.1),
-    "covering": (0.28, 0.31, 0.21, 0.38, 0.41),
+    "plain_keys": (0.28, 0.31, 0.21, 0.38, 0.41),
 }
-WRITE_OPS: Final = {"recommended": 1480, "sketch": 1350, "pk_only": 1600, "covering": 1300}
+WRITE_OPS: Final = {"recommended": 1480, "sketch": 1350, "pk_only": 1600, "plain_keys": 1300}
 LIMIT_OPS: Final = {  # one client, per insert path of LIMIT_PATHS
     LIMIT_PATHS[0]: 1010,
     LIMIT_PATHS[1]: 1810,
@@ -400,7 +400,7 @@ def read_shape(query: str) -> dict[str, Any]:
 
 
 def plan_nodes(variant: str, query: str) -> list[str]:
-    """The plan shape each variant gets: pk_only sorts, covering reads the index only."""
+    """The plan shape each variant gets: pk_only sorts, plain_keys reads the index only."""
     if query == LOAD_ITEM:
         return ["Index Scan"]
     if variant == "pk_only":
@@ -409,7 +409,7 @@ def plan_nodes(variant: str, query: str) -> list[str]:
         return ["Limit", "Sort", "Index Scan"]
     if variant == "sketch" and query in (THREADS_PAGE_FIRST, THREADS_PAGE_DEEP):
         return ["Limit", "Incremental Sort", "Index Scan"]
-    return ["Limit", "Index Only Scan" if variant == "covering" else "Index Scan"]
+    return ["Limit", "Index Only Scan" if variant == "plain_keys" else "Index Scan"]
 
 
 def explained(variant: str, query: str, ms: float) -> dict[str, Any]:
@@ -547,7 +547,7 @@ INDEX_MIB: Final = {  # per variant and table: index name -> MiB
         },
     },
     "pk_only": {ITEMS: {"pk_chatkit_thread_items": 7.1}, THREADS: {"pk_chatkit_threads": 1.1}},
-    "covering": {
+    "plain_keys": {
         ITEMS: {"pk_chatkit_thread_items": 8.9, "uq_chatkit_thread_items_thread_id_sort_key": 5.2},
         THREADS: {"pk_chatkit_threads": 3.4, "ix_chatkit_threads_user_id_created_at_id": 1.6},
     },
@@ -881,7 +881,7 @@ def benchmark_json(folder: RunFolder, entries: list[dict[str, Any]], commit: str
 
 def index_comparison(folder: RunFolder, conditions: dict[str, Any]) -> None:
     """bench_interleaved's index-read section: READ_MS per variant, rounds with a little noise
-    (seeded), so covering's small gains are inside the noise and pk_only is clearly slower."""
+    (seeded), so plain_keys's small gains are inside the noise and pk_only is clearly slower."""
     rng = random.Random(7)
     groups = {}
     for n, query in enumerate(INDEX_READ_QUERIES):

@@ -174,13 +174,13 @@ def test_index_rule_prefers_fast_reads_then_writes(remove: Callable[[str], Path]
     # pk_only writes fastest but its thread pages are a Seq Scan + Sort: not eligible.
     assert not by_name["pk_only"].eligible
     assert sorted(by_name["pk_only"].seq_scans) == sorted([THREADS_PAGE_FIRST, THREADS_PAGE_DEEP])
-    # covering reads fastest, recommended is within tolerance and writes more.
-    assert by_name["covering"].eligible and by_name["recommended"].eligible
+    # plain_keys reads fastest, recommended is within tolerance and writes more.
+    assert by_name["plain_keys"].eligible and by_name["recommended"].eligible
     assert verdict.chosen is by_name["recommended"]
 
 
 def test_interleaved_comparison_decides_with_its_intervals(run_a: Path) -> None:
-    """run_a's comparisons: covering's small gains are inside the noise, pk_only is slower."""
+    """run_a's comparisons: plain_keys's small gains are inside the noise, pk_only is slower."""
     verdict = choose_index_variant(load_results(run_a))
     assert verdict.shipped == "recommended" and verdict.chosen is not None
     assert verdict.chosen.variant == "recommended"
@@ -188,7 +188,7 @@ def test_interleaved_comparison_decides_with_its_intervals(run_a: Path) -> None:
     assert "The shipped layout (recommended) stays" in reason
     assert "pk_only: drops UNIQUE (thread_id, sort_key)" in reason
     by_name = {s.variant: s for s in verdict.scores}
-    assert set(by_name["covering"].calls.values()) <= {"no measurable difference", "faster"}
+    assert set(by_name["plain_keys"].calls.values()) <= {"no measurable difference", "faster"}
     assert "slower" in by_name["sketch"].calls.values() or "sketch:" in reason
     text = build(run_a).markdown.read_text()
     assert "Relative to the shipped layout (recommended), interleaved rounds" in text

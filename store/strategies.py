@@ -94,42 +94,54 @@ class SortKeyStrategy:
         self, conn: asyncpg.Connection, params: ItemParams, statement: str
     ) -> int:
         """Allocate and write in one statement (hook first, once), retrying lost keys."""
-        await self._race_point(params)
+        if self.hook is not None:
+            await self._race_point(params)
+        try:
+            # The common case first, without the retry loop's setup: this is the hot path.
+            return _owned(await conn.fetchrow(statement, *params), params)
+        except asyncpg.UniqueViolationError as exc:
+            self._lost_key(exc, params)
 
         async def attempt() -> int:
             return _owned(await conn.fetchrow(statement, *params), params)
 
-        return await self._retrying(params, attempt)
+        return await self._retrying(params, attempt, tries=1)
 
-    async def _retrying(self, params: ItemParams, attempt: Callable[[], Awaitable[int]]) -> int:
+    def _lost_key(self, exc: asyncpg.UniqueViolationError, params: ItemParams) -> None:
+        """Count a lost sort_key, or raise what the violation means for the caller."""
+        if exc.constraint_name != sql.ITEMS_SORT_KEY_UNIQUE:
+            raise _translate_unique(exc, params) from exc
+        self.counters.conflicts += 1
+        if not self.guarantees.race_free:
+            raise SortKeyConflictError(
+                f"{self.name}: another writer took the same sort_key in thread {params[0]!r}"
+            ) from exc
+
+    async def _retrying(
+        self, params: ItemParams, attempt: Callable[[], Awaitable[int]], tries: int = 0
+    ) -> int:
         """Run ``attempt`` until it wins a sort_key, within :attr:`retry_seconds`.
 
         Only a lost sort_key is retried; a duplicate item id is :class:`ItemExistsError` and
-        no sort_key violation ever reaches the caller as a driver error.
+        no sort_key violation ever reaches the caller as a driver error. ``tries``: attempts
+        already lost before this call.
         """
         deadline = time.monotonic() + self.retry_seconds
-        tries = 0
         while True:
+            if tries:
+                self.counters.retries += 1
+                # Tiny jittered pause so losers of one round do not collide again.
+                await asyncio.sleep(random.uniform(0, min(0.005, 0.0005 * tries)))
             tries += 1
             try:
                 return await attempt()
             except asyncpg.UniqueViolationError as exc:
-                if exc.constraint_name != sql.ITEMS_SORT_KEY_UNIQUE:
-                    raise _translate_unique(exc, params) from exc
-                self.counters.conflicts += 1
-                if not self.guarantees.race_free:
-                    raise SortKeyConflictError(
-                        f"{self.name}: another writer took the same sort_key in thread "
-                        f"{params[0]!r}"
-                    ) from exc
+                self._lost_key(exc, params)
                 if time.monotonic() >= deadline:
                     raise SortKeyConflictError(
                         f"{self.name}: no free sort_key in thread {params[0]!r} after "
                         f"{tries} attempts in {self.retry_seconds:.0f} s"
                     ) from exc
-                self.counters.retries += 1
-                # Tiny jittered pause so losers of one round do not collide again.
-                await asyncio.sleep(random.uniform(0, min(0.005, 0.0005 * tries)))
 
 
 def _owned(row: asyncpg.Record | None, params: ItemParams) -> int:

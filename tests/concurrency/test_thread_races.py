@@ -137,8 +137,7 @@ async def test_first_use_by_many_coroutines_opens_one_bounded_pool(
 
     assert [r for r in results if r is not None] == []
     assert len(engines) == 1, "concurrent first users created more than one engine"
-    pool = store.engine.sync_engine.pool
-    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert store.connections_in_use() == 0
     assert 1 <= peak <= pool_size, f"{peak} server connections for a pool of {pool_size}"
     assert 1 <= await count_connections() <= pool_size
     assert len(await page_ids(store, "t", "asc")) == callers // 2

@@ -1,0 +1,92 @@
+"""The store's idle connections: kept out of SQLAlchemy's pool between calls, never hoarded.
+
+The store keeps healthy connections of its own engine checked out between calls (a pool
+checkout through SQLAlchemy's greenlet costs more CPU than the rest of an append). These
+tests hold it to the pool's promises: a caller waiting for a connection gets the next one
+freed, recycling still happens, closing the store returns everything, and the server's
+restart or a failed call never leaves a dead connection in the stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from chatkit_pg import PostgresStore
+
+pytestmark = pytest.mark.no_pgbouncer("counts and identifies server sessions")
+
+
+async def _backend_pid(store: PostgresStore[Any]) -> int:
+    async with store.connection() as conn:
+        return int(await conn.fetchval("SELECT pg_backend_pid()"))
+
+
+async def test_a_caller_waiting_in_the_pool_gets_the_connection_freed_next(
+    database_dsn: str,
+) -> None:
+    store: PostgresStore[Any] = PostgresStore(
+        database_dsn, pool_size=1, max_overflow=0, pool_timeout=5
+    )
+    try:
+        holding = asyncio.Event()
+
+        async def hold_the_only_connection() -> None:
+            async with store.connection():
+                holding.set()
+                await asyncio.sleep(0.3)
+
+        async def wait_for_it() -> int:
+            await holding.wait()
+            return await _backend_pid(store)
+
+        first = asyncio.create_task(hold_the_only_connection())
+        # Within pool_timeout: the freed connection went to the waiter, not to the idle stack.
+        pid = await asyncio.wait_for(wait_for_it(), 4)
+        await first
+        assert pid == await _backend_pid(store)  # and afterwards it is reused
+        assert store.connections_in_use() == 0
+    finally:
+        await store.close()
+
+
+async def test_idle_connections_are_reused_then_recycled(database_dsn: str) -> None:
+    store: PostgresStore[Any] = PostgresStore(database_dsn, pool_size=2, pool_recycle=1)
+    try:
+        first = await _backend_pid(store)
+        assert await _backend_pid(store) == first
+        await asyncio.sleep(1.2)
+        assert await _backend_pid(store) != first
+    finally:
+        await store.close()
+
+
+async def test_close_returns_the_idle_connections(database_dsn: str) -> None:
+    store: PostgresStore[Any] = PostgresStore(database_dsn, pool_size=3)
+    await asyncio.gather(*(_backend_pid(store) for _ in range(3)))
+    pool = store.engine.sync_engine.pool
+    assert store.connections_in_use() == 0
+    await store.close()
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_connection_whose_call_failed_is_not_kept(database_dsn: str) -> None:
+    store: PostgresStore[Any] = PostgresStore(database_dsn, pool_size=2)
+    try:
+        first = await _backend_pid(store)
+
+        async def cancelled_mid_query() -> None:
+            async with store.connection() as conn:
+                await conn.fetchval("SELECT pg_sleep(5)")
+
+        task = asyncio.create_task(cancelled_mid_query())
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await _backend_pid(store) != first  # the cancelled one was discarded
+        assert store.connections_in_use() == 0
+    finally:
+        await store.close()

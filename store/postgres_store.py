@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import asyncpg
@@ -84,6 +85,17 @@ _CONNECTION_LOST = (
     ConnectionError,
     OSError,
 )
+
+
+# How long the store keeps an idle connection out of the pool for its own next call.
+IDLE_GRACE_SECONDS: Final = 0.005
+
+
+@dataclass(frozen=True)
+class _IdleConnection:
+    pooled: PoolProxiedConnection
+    taken_at: float  # when it left the pool (pool_recycle counts from here)
+    idle_since: float
 
 
 class _PoolExhaustedError(StoreUnavailableError):
@@ -164,8 +176,10 @@ class PostgresStore(Store[TContext]):
         if max_page_size < 1:
             raise ValueError("max_page_size must be at least 1")
         # Healthy connections kept out of the pool between calls, newest last (see _keeps_idle).
-        self._idle: list[tuple[PoolProxiedConnection, float]] = []
+        self._idle: list[_IdleConnection] = []
         self._pool_waiters = 0
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._returning: set[asyncio.Future[None]] = set()
         self.counters = AllocationCounters()
         self.strategy: SortKeyStrategy = strategy_class(sort_key_strategy)(self.counters, race_hook)
         self._user_id = user_id or default_user_id
@@ -258,7 +272,9 @@ class PostgresStore(Store[TContext]):
                 await greenlet_spawn(pooled.invalidate)
                 await greenlet_spawn(pooled.close)
             elif self._keeps_idle():
-                self._idle.append((pooled, taken_at))
+                self._idle.append(_IdleConnection(pooled, taken_at, time.monotonic()))
+                if self._idle_timer is None:
+                    self._schedule_idle_release()
             elif self._returns_without_io():
                 pooled.close()  # straight back into the pool's queue: nothing to await
             else:
@@ -283,17 +299,42 @@ class PostgresStore(Store[TContext]):
     def _keeps_idle(self) -> bool:
         """Whether a healthy connection goes to the store's idle stack instead of the pool.
 
-        The store keeps up to ``pool_size`` idle connections checked out of SQLAlchemy's pool
-        and hands them out itself: a pool checkout cycle through SQLAlchemy's greenlet costs
-        50-60 us of CPU between two statements here, on a path whose database round trip is
-        about 400 us. Only for an engine the store made, without pre-ping (SQLAlchemy pings
-        on checkout), and only while nobody waits in the pool for a connection: a waiter is
-        given the connection through the pool, so no one waits for one that sits idle here.
+        The store keeps idle connections checked out of SQLAlchemy's pool for at most
+        :data:`IDLE_GRACE_SECONDS` and hands them to its next calls itself: a pool checkout
+        cycle through SQLAlchemy's greenlet costs 50-60 us of CPU between two statements
+        here, on a path whose database round trip is about 400 us. Only for an engine the
+        store made, without pre-ping (SQLAlchemy pings on checkout), and not while one of the
+        store's calls waits in the pool. Others using the engine (other stores on
+        ``store.engine``, migrations, the application) wait at most the grace period for a
+        connection the store is keeping.
         """
         if not self._owns_engine or self._pool_options.pool_pre_ping or self._pool_waiters:
             return False
         pool = self.engine.sync_engine.pool
         return isinstance(pool, QueuePool) and len(self._idle) < pool.size()
+
+    def _schedule_idle_release(self) -> None:
+        self._idle_timer = asyncio.get_running_loop().call_later(
+            IDLE_GRACE_SECONDS, self._release_idle
+        )
+
+    def _release_idle(self) -> None:
+        """Give the pool back every connection that stayed idle for the grace period."""
+        self._idle_timer = None
+        now = time.monotonic()
+        kept = [entry for entry in self._idle if now - entry.idle_since < IDLE_GRACE_SECONDS]
+        for entry in self._idle:
+            if entry in kept:
+                continue
+            if self._returns_without_io():
+                entry.pooled.close()
+            else:
+                returning = asyncio.ensure_future(greenlet_spawn(entry.pooled.close))
+                self._returning.add(returning)
+                returning.add_done_callback(self._returning.discard)
+        self._idle = kept
+        if kept:
+            self._schedule_idle_release()
 
     def connections_in_use(self) -> int:
         """Connections checked out for a call right now (idle ones kept by the store excluded)."""
@@ -305,10 +346,11 @@ class PostgresStore(Store[TContext]):
     async def _checkout(self) -> tuple[PoolProxiedConnection, float]:
         """A connection and when it left the pool: the newest idle one, else the pool's."""
         while self._idle:
-            pooled, taken_at = self._idle.pop()
+            entry = self._idle.pop()
+            pooled = entry.pooled
             closed = pooled.driver_connection.is_closed()  # type: ignore[union-attr]
-            if not closed and time.monotonic() - taken_at < self._pool_options.pool_recycle:
-                return pooled, taken_at
+            if not closed and time.monotonic() - entry.taken_at < self._pool_options.pool_recycle:
+                return pooled, entry.taken_at
             # Closed by the server (a restart), or due for recycling, which the pool does.
             if closed:
                 await greenlet_spawn(pooled.invalidate)
@@ -320,9 +362,13 @@ class PostgresStore(Store[TContext]):
             self._pool_waiters -= 1
 
     async def _return_idle(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         while self._idle:
-            pooled, _ = self._idle.pop()
-            await greenlet_spawn(pooled.close)
+            await greenlet_spawn(self._idle.pop().pooled.close)
+        if self._returning:
+            await asyncio.gather(*self._returning)
 
     async def _checkout_from_pool(self) -> PoolProxiedConnection:
         engine = self.engine

@@ -90,3 +90,18 @@ async def test_a_connection_whose_call_failed_is_not_kept(database_dsn: str) -> 
         assert store.connections_in_use() == 0
     finally:
         await store.close()
+
+
+async def test_others_on_the_same_engine_are_not_starved(database_dsn: str) -> None:
+    owner: PostgresStore[Any] = PostgresStore(
+        database_dsn, pool_size=2, max_overflow=0, pool_timeout=3
+    )
+    try:
+        await asyncio.gather(_backend_pid(owner), _backend_pid(owner))  # both kept idle
+        other: PostgresStore[Any] = PostgresStore(owner.engine)
+        # Waits in the pool for one of them, which the owner gives back after its grace.
+        assert await _backend_pid(other) > 0
+        await owner.create_schema()  # migrations use the engine too (two connections)
+        assert owner.connections_in_use() == 0
+    finally:
+        await owner.close()

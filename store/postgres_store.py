@@ -12,8 +12,8 @@ import asyncio
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -100,6 +100,55 @@ class _IdleConnection:
 
 class _PoolExhaustedError(StoreUnavailableError):
     """No pooled connection became free within ``pool_timeout`` (never retried)."""
+
+
+class _Borrowed:
+    """``async with store.connection()``: a class, not a generator, on the hot path."""
+
+    __slots__ = ("_pooled", "_store", "_taken_at")
+
+    def __init__(self, store: PostgresStore[Any]) -> None:
+        self._store = store
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        self._pooled, self._taken_at = await self._store._checkout()
+        return self._pooled.driver_connection  # type: ignore[return-value]
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        reusable, replacement = _after(exc)
+        await self._store._give_back(self._pooled, self._taken_at, reusable)
+        if replacement is not None:
+            raise replacement from exc
+
+
+def _after(exc: BaseException | None) -> tuple[bool, Exception | None]:
+    """Whether a connection is reusable after a call that raised ``exc``, and what to raise."""
+    if exc is None:
+        return True, None
+    if isinstance(exc, _CONNECTION_LOST):
+        return False, StoreUnavailableError(f"database connection lost: {exc}")
+    if isinstance(exc, _LOST_PREPARED_STATEMENT):
+        # The statement cache names statements of another server session: a transaction
+        # pooler swapped the server under this connection. Drop it.
+        return False, StoreUnavailableError(
+            f"{exc} -- the database connection goes through a transaction pooler "
+            "(PgBouncer pool_mode=transaction?): create the store with pgbouncer=True. "
+            "Nothing from this call was written."
+        )
+    if isinstance(exc, asyncpg.PostgresError):
+        severity = getattr(exc, "severity_en", None) or exc.severity
+        if severity in ("FATAL", "PANIC"):
+            # The server is ending this session (shutdown, crash, termination): the socket
+            # may not be closed yet, but the connection will never be idle again.
+            return False, StoreUnavailableError(f"database connection lost: {exc}")
+        return True, None  # the server refused a statement; the session is idle again
+    if isinstance(exc, Exception):
+        # The store's own verdict on a finished statement (NotFoundError, ItemExistsError,
+        # ...) leaves the session idle; client-side protocol errors don't.
+        return not isinstance(exc, _PROTOCOL_UNKNOWN), None
+    return False, None  # cancelled (or interrupted) mid-call: the protocol state is unknown
 
 
 def default_user_id(context: Any) -> str:
@@ -222,9 +271,8 @@ class PostgresStore(Store[TContext]):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled asyncpg connection, returned to the pool afterwards.
+    def connection(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A pooled asyncpg connection, returned to the pool afterwards (``async with``).
 
         A connection whose socket the server closed (restart, idle kill) is discarded and
         replaced before use; one that breaks during use is invalidated, not pooled again.
@@ -234,53 +282,28 @@ class PostgresStore(Store[TContext]):
         For an engine the store made, a healthy connection is then kept on the store's own
         idle stack between calls (:meth:`_keeps_idle`).
         """
-        pooled, taken_at = await self._checkout()
+        return _Borrowed(self)
+
+    async def _give_back(
+        self, pooled: PoolProxiedConnection, taken_at: float, reusable: bool
+    ) -> None:
         driver: asyncpg.Connection = pooled.driver_connection  # type: ignore[assignment]
-        reusable = False
-        try:
-            try:
-                yield driver
-                reusable = True
-            except _CONNECTION_LOST as exc:
-                raise StoreUnavailableError(f"database connection lost: {exc}") from exc
-            except _LOST_PREPARED_STATEMENT as exc:
-                # The statement cache names statements of another server session: a
-                # transaction pooler swapped the server under this connection. Drop it.
-                raise StoreUnavailableError(
-                    f"{exc} -- the database connection goes through a transaction pooler "
-                    "(PgBouncer pool_mode=transaction?): create the store with pgbouncer=True. "
-                    "Nothing from this call was written."
-                ) from exc
-            except asyncpg.PostgresError as exc:
-                severity = getattr(exc, "severity_en", None) or exc.severity
-                if severity in ("FATAL", "PANIC"):
-                    # The server is ending this session (shutdown, crash, termination): the
-                    # socket may not be closed yet, but the connection will never be idle again.
-                    raise StoreUnavailableError(f"database connection lost: {exc}") from exc
-                reusable = True  # the server refused a statement; the session is idle again
-                raise
-            except Exception as exc:
-                # The store's own verdict on a finished statement (NotFoundError,
-                # ItemExistsError, ...) leaves the session idle; client-side protocol errors don't.
-                reusable = not isinstance(exc, _PROTOCOL_UNKNOWN)
-                raise
-        finally:
-            # A cancelled task (a client that went away mid-query, an asyncio.timeout) can
-            # leave the protocol mid-operation, and the next borrower would fail with
-            # "another operation is in progress": such a connection is discarded, not pooled.
-            if not reusable or driver.is_closed() or driver.is_in_transaction():
-                await greenlet_spawn(pooled.invalidate)
-                await greenlet_spawn(pooled.close)
-            elif self._keeps_idle():
-                self._idle.append(_IdleConnection(pooled, taken_at, time.monotonic()))
-                if self._idle_timer is None:
-                    self._schedule_idle_release()
-            elif self._returns_without_io():
-                pooled.close()  # straight back into the pool's queue: nothing to await
-            else:
-                # Returning may close an overflow connection or run a caller's pool event
-                # listeners, either of which may await: SQLAlchemy needs its greenlet then.
-                await greenlet_spawn(pooled.close)
+        # A cancelled task (a client that went away mid-query, an asyncio.timeout) can
+        # leave the protocol mid-operation, and the next borrower would fail with
+        # "another operation is in progress": such a connection is discarded, not pooled.
+        if not reusable or driver.is_closed() or driver.is_in_transaction():
+            await greenlet_spawn(pooled.invalidate)
+            await greenlet_spawn(pooled.close)
+        elif self._keeps_idle():
+            self._idle.append(_IdleConnection(pooled, taken_at, time.monotonic()))
+            if self._idle_timer is None:
+                self._schedule_idle_release()
+        elif self._returns_without_io():
+            pooled.close()  # straight back into the pool's queue: nothing to await
+        else:
+            # Returning may close an overflow connection or run a caller's pool event
+            # listeners, either of which may await: SQLAlchemy needs its greenlet then.
+            await greenlet_spawn(pooled.close)
 
     def _returns_without_io(self) -> bool:
         """Whether giving a healthy connection back to the pool can do no I/O.

@@ -3,7 +3,8 @@
 Two numbers say whether an upgrade blocks writes:
 
 * the longest write-blocking lock the migration held: migrations that take one (0002's
-  primary-key swap) time the transaction that holds it and log it on :data:`LOCK_LOGGER`;
+  primary-key swap) time the transaction that holds it and log it on :data:`LOCK_LOGGER`
+  with a ``lock_hold`` extra (what, milliseconds, attempt);
   every lock is released at that transaction's commit, so its duration bounds the lock;
 * the longest append the writers saw while the migration ran: what an application feels.
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import statistics
 import time
 from collections.abc import Iterator
@@ -29,7 +29,6 @@ from .races import race_thread, user_message
 
 # Logger of the migrations' lock timings (one record per write-blocking transaction).
 LOCK_LOGGER: Final = "chatkit_pg.migrations"
-_LOCK_RECORD = re.compile(r"held (?P<what>.+) for (?P<ms>[0-9.]+) ms \(attempt (?P<attempt>\d+)\)")
 WRITER_CONTEXT: Final = {"user_id": "online-upgrade-writer"}
 
 
@@ -49,9 +48,9 @@ def recorded_lock_holds() -> Iterator[list[LockHold]]:
 
     class _Collect(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            match = _LOCK_RECORD.search(record.getMessage())
-            if match:
-                holds.append(LockHold(match["what"], float(match["ms"]), int(match["attempt"])))
+            hold = getattr(record, "lock_hold", None)  # the migration's structured extra
+            if hold is not None:
+                holds.append(LockHold(**hold))
 
     logger = logging.getLogger(LOCK_LOGGER)
     handler = _Collect(logging.INFO)

@@ -292,8 +292,7 @@ class PostgresStore(Store[TContext]):
         # leave the protocol mid-operation, and the next borrower would fail with
         # "another operation is in progress": such a connection is discarded, not pooled.
         if not reusable or driver.is_closed() or driver.is_in_transaction():
-            await greenlet_spawn(pooled.invalidate)
-            await greenlet_spawn(pooled.close)
+            await _discard(pooled)
         elif self._keeps_idle():
             self._idle.append(_IdleConnection(pooled, taken_at, time.monotonic()))
             if self._idle_timer is None:
@@ -345,11 +344,11 @@ class PostgresStore(Store[TContext]):
         """Give the pool back every connection that stayed idle for the grace period."""
         self._idle_timer = None
         now = time.monotonic()
-        kept = [entry for entry in self._idle if now - entry.idle_since < IDLE_GRACE_SECONDS]
+        kept = []
         for entry in self._idle:
-            if entry in kept:
-                continue
-            if self._returns_without_io():
+            if now - entry.idle_since < IDLE_GRACE_SECONDS:
+                kept.append(entry)
+            elif self._returns_without_io():
                 entry.pooled.close()
             else:
                 returning = asyncio.ensure_future(greenlet_spawn(entry.pooled.close))
@@ -374,10 +373,10 @@ class PostgresStore(Store[TContext]):
             closed = pooled.driver_connection.is_closed()  # type: ignore[union-attr]
             if not closed and time.monotonic() - entry.taken_at < self._pool_options.pool_recycle:
                 return pooled, entry.taken_at
-            # Closed by the server (a restart), or due for recycling, which the pool does.
-            if closed:
-                await greenlet_spawn(pooled.invalidate)
-            await greenlet_spawn(pooled.close)
+            if closed:  # by the server (a restart)
+                await _discard(pooled)
+            else:  # due for recycling, which the pool does
+                await greenlet_spawn(pooled.close)
         self._pool_waiters += 1
         try:
             return await self._checkout_from_pool(), time.monotonic()
@@ -411,8 +410,7 @@ class PostgresStore(Store[TContext]):
                 raise StoreUnavailableError(f"cannot connect to the database: {exc}") from exc
             if not pooled.driver_connection.is_closed():  # type: ignore[union-attr]
                 return pooled
-            await greenlet_spawn(pooled.invalidate)
-            await greenlet_spawn(pooled.close)
+            await _discard(pooled)
         raise StoreUnavailableError("every pooled connection was closed by the server")
 
     async def _run(
@@ -714,6 +712,12 @@ def _page(
     data = [adapter.validate_json(doc) for doc in documents[: fetch - 1]]
     last_id = getattr(data[-1], "id", None) if data else None
     return Page(data=data, has_more=has_more, after=last_id if has_more else None)
+
+
+async def _discard(pooled: PoolProxiedConnection) -> None:
+    """Close a connection that must never be handed out again (the pool replaces it)."""
+    await greenlet_spawn(pooled.invalidate)
+    await greenlet_spawn(pooled.close)
 
 
 def _thread_deleted_concurrently(thread_id: str) -> NotFoundError:

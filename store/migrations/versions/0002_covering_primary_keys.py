@@ -128,13 +128,14 @@ def _swap(keys: PrimaryKeys) -> None:
             time.sleep(min(0.1 * attempt, 2.0))
         else:
             bind.execute(text("COMMIT"))
-            held_ms = 1000 * (time.perf_counter() - requested)
+            held_ms = round(1000 * (time.perf_counter() - requested), 1)
+            locked = f"ACCESS EXCLUSIVE on {ITEMS}, {THREADS}, {ATTACHMENTS}"
             log.info(
-                "primary-key swap held ACCESS EXCLUSIVE on %s, %s, %s for %.1f ms (attempt %d)",
-                ITEMS,
-                THREADS,
-                ATTACHMENTS,
+                "primary-key swap held %s for %.1f ms (attempt %d)",
+                locked,
                 held_ms,
                 attempt,
+                # For tools that collect lock holds (chatkit_pg.harness.online_upgrade).
+                extra={"lock_hold": {"what": locked, "milliseconds": held_ms, "attempt": attempt}},
             )
             return

@@ -811,6 +811,7 @@ def write_results(
     settings = asdict(config)
     settings["dsn"] = mask_dsn(config.dsn) if config.dsn else None
     del settings["server"]["dsn"]  # unused: the run serves its fresh database (conditions)
+    settings["target"] = config.target.settings().redacted()  # no token, header or cookie value
     folder.write_json(
         RunFolder.LOADTEST_RUN_FILE,
         {

@@ -179,3 +179,20 @@ def test_locust_contacts_only_the_given_host(hosts_dsn: str, tmp_path: Path) -> 
     others = [c for c in connects if not (isinstance(c, list) and c[:2] == [LOOPBACK, port])]
     assert not others, f"Locust connected elsewhere: {others[:10]}"
     assert lookups <= {LOOPBACK, "None"}, f"Locust resolved other names: {lookups}"
+
+
+def test_a_local_load_tests_run_json_keeps_no_target_secret(tmp_path: Path) -> None:
+    from chatkit_pg.loadtest.orchestration import run
+
+    config = run.LoadTestConfig(
+        target=run.TargetOptions(
+            auth_token="tok-s3cret", header=["X-Api-Key: hdr-s3cret"], cookie=["sid=ck-s3cret"]
+        )
+    )
+    folder = RunFolder(tmp_path)
+    run.write_results(
+        folder, {}, config, run.Seeded({}, 0.0), run.LoadRun(0, 0.0), [], {"passed": True}, None
+    )
+    written = (tmp_path / RunFolder.LOADTEST_RUN_FILE).read_text()
+    assert "s3cret" not in written
+    assert "X-Api-Key" in written and "sid" in written  # the names stay

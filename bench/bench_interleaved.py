@@ -20,6 +20,7 @@ import random
 import statistics
 import time
 import zlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -150,9 +151,7 @@ def _race_strategies(
     profile: Profile,
 ) -> tuple[dict[str, list[float]], dict[str, WriteRun], float]:
     """Interleaved hot-thread rounds of every strategy through one shared pool."""
-    stores = {
-        name: PostgresStore(shared.engine, sort_key_strategy=name) for name in names
-    }
+    stores = {name: PostgresStore(shared.engine, sort_key_strategy=name) for name in names}
     rng = random.Random(zlib.crc32(b"strategies interleaved"))
     loop.run_until_complete(warm_pool(shared, writers))
     samples: dict[str, list[float]] = {name: [] for name in names}
@@ -261,9 +260,7 @@ async def _read_while_writing(
             latencies.append(time.perf_counter() - began)
             assert len(page.data) == PAGE_SIZE
 
-    await asyncio.gather(
-        run_round(store, jobs, run), *(reader(n) for n in range(MIXED_READERS))
-    )
+    await asyncio.gather(run_round(store, jobs, run), *(reader(n) for n in range(MIXED_READERS)))
     return latencies
 
 
@@ -285,20 +282,22 @@ def test_store_against_its_floor_interleaved(
     Appends: ``add_thread_item`` against raw asyncpg running the identical statement with
     parameters made ahead (its floor). Pages: ``load_thread_items`` of 50 mixed SDK items
     against raw asyncpg fetching the same rows plus pydantic validating the same JSON.
+
+    Both run on one server session: the store has one connection, and the floor's calls use
+    its asyncpg connection directly. On separate sessions, which CPU each backend process
+    ran on beside the client moved one path's round trip by up to 20 us between runs (gone
+    with the processes pinned), more than the difference this measures.
     """
     dsn = databases.scratch("bench_floors")
     rng = random.Random(zlib.crc32(b"floors interleaved"))
-    with databases.borrowed_store(dsn, pool_size=1) as store:
-        raw = loop.run_until_complete(asyncpg.connect(dsn))
-        try:
-            samples = _floor_rounds(loop, store, raw, rng, profile)
-        finally:
-            loop.run_until_complete(raw.close())
+    with databases.borrowed_store(dsn, pool_size=1, max_overflow=0) as store:
+        samples = _floor_rounds(loop, store, rng, profile)
     section = {
         "baseline": FLOOR_PATH,
         "rounds": profile.compare_rounds,
         "calls_per_round": profile.compare_calls,
         "order": "rotating, after one untimed warm-up round",
+        "session": "one server session for both paths (the store's only connection)",
         "floors": {
             APPENDS_GROUP: "raw asyncpg, the store's ADD_ITEM_COUNTER_SQL, parameters made ahead",
             PAGE_GROUP: "raw asyncpg fetching the same rows + pydantic validate_json of each",
@@ -314,7 +313,6 @@ def test_store_against_its_floor_interleaved(
 def _floor_rounds(
     loop: asyncio.AbstractEventLoop,
     store: PostgresStore[Any],
-    raw: asyncpg.Connection,
     rng: random.Random,
     profile: Profile,
 ) -> dict[str, dict[str, list[float]]]:
@@ -325,6 +323,7 @@ def _floor_rounds(
         loop.run_until_complete(store.add_thread_item(page_thread, item, WRITER_CONTEXT))
     user = WRITER_CONTEXT["user_id"]
     statement = sql.SELECT_ITEMS_FIRST_PAGE_SQL["desc"]
+    session: dict[str, asyncpg.Connection] = {}  # the store's connection while the floor runs
 
     def fresh(thread_id: str) -> Any:
         item_id = f"msg_{rng.getrandbits(96):024x}"
@@ -334,7 +333,7 @@ def _floor_rounds(
         await store.add_thread_item(store_thread, pending[STORE_PATH].pop(), WRITER_CONTEXT)
 
     async def raw_append() -> None:
-        await raw.fetchval(sql.ADD_ITEM_COUNTER_SQL, *pending[FLOOR_PATH].pop())
+        await session[FLOOR_PATH].fetchval(sql.ADD_ITEM_COUNTER_SQL, *pending[FLOOR_PATH].pop())
 
     async def store_page() -> None:
         page = await store.load_thread_items(
@@ -343,7 +342,7 @@ def _floor_rounds(
         assert len(page.data) == FLOOR_PAGE_SIZE
 
     async def floor_page() -> None:
-        rows = await raw.fetch(statement, page_thread, user, FLOOR_PAGE_SIZE + 1)
+        rows = await session[FLOOR_PATH].fetch(statement, page_thread, user, FLOOR_PAGE_SIZE + 1)
         items = [THREAD_ITEM.validate_json(r["data"]) for r in rows[:FLOOR_PAGE_SIZE]]
         assert len(items) == FLOOR_PAGE_SIZE
 
@@ -365,9 +364,30 @@ def _floor_rounds(
         }
         for group, paths in measures.items():
             for path in rotation(list(paths), max(round_number, 0)):
-                median_ms = _round_sample(loop, paths[path], profile.compare_calls)
+                with _borrowed_session(loop, store, session, path == FLOOR_PATH):
+                    median_ms = _round_sample(loop, paths[path], profile.compare_calls)
                 if round_number >= 0:
                     # Appends are compared as throughput (1 client: 1000 / latency).
                     value = 1000.0 / median_ms if group == APPENDS_GROUP else median_ms
                     samples[group][path].append(round(value, 5))
     return samples
+
+
+@contextlib.contextmanager
+def _borrowed_session(
+    loop: asyncio.AbstractEventLoop,
+    store: PostgresStore[Any],
+    session: dict[str, asyncpg.Connection],
+    wanted: bool,
+) -> Iterator[None]:
+    """Hold the store's connection as ``session[FLOOR_PATH]`` for a floor round (untimed)."""
+    if not wanted:
+        yield
+        return
+    borrowed = store.connection()
+    session[FLOOR_PATH] = loop.run_until_complete(borrowed.__aenter__())
+    try:
+        yield
+    finally:
+        del session[FLOOR_PATH]
+        loop.run_until_complete(borrowed.__aexit__(None, None, None))

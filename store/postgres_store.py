@@ -14,8 +14,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 import asyncpg
 from chatkit.store import Store, StoreItemType
@@ -27,7 +26,7 @@ from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.util import greenlet_spawn
 
 from . import migrate, sql
-from .documents import dump_document, ordering_time
+from .documents import DocumentType, ordering_time
 from .engine import PoolOptions, create_engine, parse_url
 from .errors import NotFoundError, StoreTimeoutError, StoreUnavailableError, TransientConflictError
 from .strategies import (
@@ -61,6 +60,9 @@ ID_RANDOM_BYTES: Final = 12
 _THREAD: Final = TypeAdapter(ThreadMetadata)
 _ITEM: Final = TypeAdapter(ThreadItem)
 _ATTACHMENT: Final = TypeAdapter(Attachment)
+_THREAD_DOCUMENT: Final = DocumentType(_THREAD)
+_ITEM_DOCUMENT: Final = DocumentType(_ITEM)
+_ATTACHMENT_DOCUMENT: Final = DocumentType(_ATTACHMENT)
 
 # SQLSTATE 40001 / 40P01: the statement (or transaction) was rolled back whole, so running
 # it again is safe. They occur under SERIALIZABLE defaults or lock-order inversions.
@@ -91,8 +93,8 @@ _CONNECTION_LOST = (
 IDLE_GRACE_SECONDS: Final = 0.005
 
 
-@dataclass(frozen=True)
-class _IdleConnection:
+class _IdleConnection(NamedTuple):
+    # A tuple, not a dataclass: one is made on every call of the hot path.
     pooled: PoolProxiedConnection
     taken_at: float  # when it left the pool (pool_recycle counts from here)
     idle_since: float
@@ -111,14 +113,17 @@ class _Borrowed:
         self._store = store
 
     async def __aenter__(self) -> asyncpg.Connection:
-        self._pooled, self._taken_at = await self._store._checkout()
+        self._pooled, self._taken_at = self._store._take_idle() or await self._store._checkout()
         return self._pooled.driver_connection  # type: ignore[return-value]
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
     ) -> None:
+        store, pooled, taken_at = self._store, self._pooled, self._taken_at
+        if exc is None and store._give_back_at_once(pooled, taken_at):
+            return  # the common case: no await
         reusable, replacement = _after(exc)
-        await self._store._give_back(self._pooled, self._taken_at, reusable)
+        await store._give_back(pooled, taken_at, reusable)
         if replacement is not None:
             raise replacement from exc
 
@@ -226,6 +231,10 @@ class PostgresStore(Store[TContext]):
             raise ValueError("max_page_size must be at least 1")
         # Healthy connections kept out of the pool between calls, newest last (see _keeps_idle).
         self._idle: list[_IdleConnection] = []
+        # Fixed once the engine exists (see _learn_pool): the store's own QueuePool, if any,
+        # and how many idle connections it may keep (0: none).
+        self._own_pool: QueuePool | None = None
+        self._idle_capacity = 0
         self._pool_waiters = 0
         self._idle_timer: asyncio.TimerHandle | None = None
         self._returning: set[asyncio.Future[None]] = set()
@@ -248,7 +257,15 @@ class PostgresStore(Store[TContext]):
             # store cannot create two engines (two pools).
             assert self._url is not None
             self._engine = create_engine(self._url, self._pool_options)
+            self._learn_pool(self._engine)
         return self._engine
+
+    def _learn_pool(self, engine: AsyncEngine) -> None:
+        """Record the pool facts the hot path reads on every call (they never change)."""
+        pool = engine.sync_engine.pool
+        self._own_pool = pool if isinstance(pool, QueuePool) else None
+        keeps = self._own_pool is not None and not self._pool_options.pool_pre_ping
+        self._idle_capacity = self._own_pool.size() if keeps and self._own_pool else 0
 
     @property
     def sort_key_strategy(self) -> str:
@@ -284,6 +301,25 @@ class PostgresStore(Store[TContext]):
         """
         return _Borrowed(self)
 
+    def _give_back_at_once(self, pooled: PoolProxiedConnection, taken_at: float) -> bool:
+        """Give back a healthy connection without awaiting, if that needs no I/O.
+
+        The common case of every call: the connection goes on the idle stack, or straight
+        into the pool's queue. False when the slower :meth:`_give_back` must decide.
+        """
+        driver: asyncpg.Connection = pooled.driver_connection  # type: ignore[assignment]
+        if driver.is_closed() or driver.is_in_transaction():
+            return False
+        if self._keeps_idle():
+            self._idle.append(_IdleConnection(pooled, taken_at, time.monotonic()))
+            if self._idle_timer is None:
+                self._schedule_idle_release()
+            return True
+        if self._returns_without_io():
+            pooled.close()  # straight back into the pool's queue: nothing to await
+            return True
+        return False
+
     async def _give_back(
         self, pooled: PoolProxiedConnection, taken_at: float, reusable: bool
     ) -> None:
@@ -293,13 +329,7 @@ class PostgresStore(Store[TContext]):
         # "another operation is in progress": such a connection is discarded, not pooled.
         if not reusable or driver.is_closed() or driver.is_in_transaction():
             await _discard(pooled)
-        elif self._keeps_idle():
-            self._idle.append(_IdleConnection(pooled, taken_at, time.monotonic()))
-            if self._idle_timer is None:
-                self._schedule_idle_release()
-        elif self._returns_without_io():
-            pooled.close()  # straight back into the pool's queue: nothing to await
-        else:
+        elif not self._give_back_at_once(pooled, taken_at):
             # Returning may close an overflow connection or run a caller's pool event
             # listeners, either of which may await: SQLAlchemy needs its greenlet then.
             await greenlet_spawn(pooled.close)
@@ -313,10 +343,8 @@ class PostgresStore(Store[TContext]):
         connection left inside a driver transaction is invalidated instead. Skipping the
         greenlet halves the cost of a checkout cycle (30 -> 16 us measured).
         """
-        pool = self.engine.sync_engine.pool
-        return self._owns_engine and isinstance(pool, QueuePool) and (
-            pool.checkedin() < pool.size()
-        )
+        pool = self._own_pool
+        return pool is not None and pool.checkedin() < pool.size()
 
     def _keeps_idle(self) -> bool:
         """Whether a healthy connection goes to the store's idle stack instead of the pool.
@@ -330,10 +358,7 @@ class PostgresStore(Store[TContext]):
         ``store.engine``, migrations, the application) wait at most the grace period for a
         connection the store is keeping.
         """
-        if not self._owns_engine or self._pool_options.pool_pre_ping or self._pool_waiters:
-            return False
-        pool = self.engine.sync_engine.pool
-        return isinstance(pool, QueuePool) and len(self._idle) < pool.size()
+        return not self._pool_waiters and len(self._idle) < self._idle_capacity
 
     def _schedule_idle_release(self) -> None:
         self._idle_timer = asyncio.get_running_loop().call_later(
@@ -365,18 +390,30 @@ class PostgresStore(Store[TContext]):
         checked_out: int = self._engine.sync_engine.pool.checkedout()  # type: ignore[attr-defined]
         return checked_out - len(self._idle)
 
+    def _take_idle(self) -> tuple[PoolProxiedConnection, float] | None:
+        """The newest idle connection and when it left the pool, if it is fit for use.
+
+        Synchronous: the hot path takes a connection without an await.
+        """
+        if self._idle:
+            pooled, taken_at, _ = self._idle[-1]
+            closed = pooled.driver_connection.is_closed()  # type: ignore[union-attr]
+            if not closed and time.monotonic() - taken_at < self._pool_options.pool_recycle:
+                self._idle.pop()
+                return pooled, taken_at
+        return None
+
     async def _checkout(self) -> tuple[PoolProxiedConnection, float]:
         """A connection and when it left the pool: the newest idle one, else the pool's."""
         while self._idle:
-            entry = self._idle.pop()
-            pooled = entry.pooled
-            closed = pooled.driver_connection.is_closed()  # type: ignore[union-attr]
-            if not closed and time.monotonic() - entry.taken_at < self._pool_options.pool_recycle:
-                return pooled, entry.taken_at
-            if closed:  # by the server (a restart)
-                await _discard(pooled)
-            else:  # due for recycling, which the pool does
-                await greenlet_spawn(pooled.close)
+            taken = self._take_idle()
+            if taken is not None:
+                return taken
+            pooled = self._idle.pop().pooled
+            if pooled.driver_connection.is_closed():  # type: ignore[union-attr]
+                await _discard(pooled)  # closed by the server (a restart)
+            else:
+                await greenlet_spawn(pooled.close)  # due for recycling, which the pool does
         self._pool_waiters += 1
         try:
             return await self._checkout_from_pool(), time.monotonic()
@@ -414,9 +451,12 @@ class PostgresStore(Store[TContext]):
         raise StoreUnavailableError("every pooled connection was closed by the server")
 
     async def _run(
-        self, work: Callable[[asyncpg.Connection], Awaitable[_T]], *, idempotent: bool
+        self,
+        work: Callable[..., Awaitable[_T]],
+        *args: Any,
+        idempotent: bool,
     ) -> _T:
-        """Run ``work`` on a pooled connection with the store's failure policy.
+        """Run ``work(connection, *args)`` on a pooled connection with the failure policy.
 
         Serialization failures and deadlocks are retried (``transient_retries`` attempts in
         all, jittered backoff). A read whose connection died is retried once on a fresh
@@ -428,8 +468,8 @@ class PostgresStore(Store[TContext]):
         reconnected = False
         while True:
             try:
-                async with self.connection() as conn:
-                    return await work(conn)
+                async with _Borrowed(self) as conn:
+                    return await work(conn, *args)
             except _TRANSIENT as exc:
                 transient_failures += 1
                 if transient_failures >= self.transient_retries:
@@ -470,8 +510,8 @@ class PostgresStore(Store[TContext]):
             raise ValueError(f"user_id(context) must return a non-empty str, got {owner!r}")
         return _checked_id("user_id", owner)
 
-    def _document(self, adapter: TypeAdapter[Any], value: Any, what: str) -> str:
-        return dump_document(adapter, value, what, self.max_document_bytes)
+    def _document(self, document: DocumentType, value: Any, what: str) -> str:
+        return document.dump(value, what, self.max_document_bytes)
 
     def _item_params(self, thread_id: str, item: ThreadItem, context: TContext) -> tuple[Any, ...]:
         owner = self._owner(context)
@@ -485,7 +525,7 @@ class PostgresStore(Store[TContext]):
                 f"{what} names thread {item.thread_id!r} but was given for thread "
                 f"{thread_id!r}; nothing was written"
             )
-        data = self._document(_ITEM, item, what)
+        data = self._document(_ITEM_DOCUMENT, item, what)
         return (thread_id, owner, item.id, item.type, ordering_time(item.created_at, what), data)
 
     # -- threads ------------------------------------------------------------------------------
@@ -506,7 +546,7 @@ class PostgresStore(Store[TContext]):
         _checked_id("thread id", thread.id)
         # Dumped as ThreadMetadata even when a full Thread (with items) is passed.
         what = f"thread {thread.id!r}"
-        data = self._document(_THREAD, thread, what)
+        data = self._document(_THREAD_DOCUMENT, thread, what)
         params = (thread.id, owner, ordering_time(thread.created_at, what), data)
         # An upsert of the same document is idempotent, so a lost connection may retry it.
         saved = await self._run(
@@ -573,14 +613,14 @@ class PostgresStore(Store[TContext]):
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: TContext) -> None:
         params = self._item_params(thread_id, item, context)
         try:
-            await self._run(lambda conn: self.strategy.add(conn, params), idempotent=False)
+            await self._run(self.strategy.add, params, idempotent=False)
         except asyncpg.ForeignKeyViolationError as exc:
             raise _thread_deleted_concurrently(thread_id) from exc
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: TContext) -> None:
         params = self._item_params(thread_id, item, context)
         try:
-            await self._run(lambda conn: self.strategy.save(conn, params), idempotent=False)
+            await self._run(self.strategy.save, params, idempotent=False)
         except asyncpg.ForeignKeyViolationError as exc:
             raise _thread_deleted_concurrently(thread_id) from exc
 
@@ -615,7 +655,7 @@ class PostgresStore(Store[TContext]):
         owner = self._owner(context)
         _checked_id("attachment id", attachment.id)
         what = f"attachment {attachment.id!r}"
-        data = self._document(_ATTACHMENT, attachment, what)
+        data = self._document(_ATTACHMENT_DOCUMENT, attachment, what)
         params = (attachment.id, owner, attachment.thread_id, data)
         try:
             saved = await self._run(
@@ -685,6 +725,10 @@ def _could_exist(what: str, *values: object) -> bool:
 
 
 def _checked_id(what: str, value: str) -> str:
+    # The common case in one test: ASCII (a flag CPython keeps) is its own UTF-8 length.
+    if type(value) is str and value.isascii() and 0 < len(value) <= MAX_ID_BYTES:
+        if "\x00" not in value:
+            return value
     if not isinstance(value, str) or not value:
         raise ValueError(f"{what} must be a non-empty string, got {value!r}")
     try:

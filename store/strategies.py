@@ -78,11 +78,11 @@ class SortKeyStrategy:
         self.counters = counters
         self.hook = hook
 
-    async def add(self, conn: asyncpg.Connection, params: ItemParams) -> int:
+    def add(self, conn: asyncpg.Connection, params: ItemParams) -> Awaitable[int]:
         """Insert a new item (duplicate id: :class:`ItemExistsError`) and return its key."""
         raise NotImplementedError
 
-    async def save(self, conn: asyncpg.Connection, params: ItemParams) -> int:
+    def save(self, conn: asyncpg.Connection, params: ItemParams) -> Awaitable[int]:
         """Upsert an item: update in place keeping its key, or append it."""
         raise NotImplementedError
 
@@ -94,16 +94,17 @@ class SortKeyStrategy:
         self, conn: asyncpg.Connection, params: ItemParams, statement: str
     ) -> int:
         """Allocate and write in one statement (hook first, once), retrying lost keys."""
-        await self._race_point(params)
+        if self.hook is not None:
+            await self._race_point(params)
+        try:
+            # The common case first, without the retry loop's setup: this is the hot path.
+            return _owned(await conn.fetchrow(statement, *params), params)
+        except asyncpg.UniqueViolationError as exc:
+            self._lost_key(exc, params)
 
         async def attempt() -> int:
             return _owned(await conn.fetchrow(statement, *params), params)
 
-        try:
-            # The common case first, without the retry loop's setup: this is the hot path.
-            return await attempt()
-        except asyncpg.UniqueViolationError as exc:
-            self._lost_key(exc, params)
         return await self._retrying(params, attempt, tries=1)
 
     def _lost_key(self, exc: asyncpg.UniqueViolationError, params: ItemParams) -> None:
@@ -157,16 +158,27 @@ def _translate_unique(exc: asyncpg.UniqueViolationError, params: ItemParams) -> 
     return exc
 
 
-class CounterStrategy(SortKeyStrategy):
+class _OneStatementStrategy(SortKeyStrategy):
+    """Allocate the key and write the item in one statement (``add_sql`` / ``save_sql``)."""
+
+    add_sql: str
+    save_sql: str
+
+    # Plain methods returning the statement's coroutine: one coroutine frame less on the
+    # store's hottest path than ``async def`` wrappers awaiting it.
+    def add(self, conn: asyncpg.Connection, params: ItemParams) -> Awaitable[int]:
+        return self._one_statement(conn, params, self.add_sql)
+
+    def save(self, conn: asyncpg.Connection, params: ItemParams) -> Awaitable[int]:
+        return self._one_statement(conn, params, self.save_sql)
+
+
+class CounterStrategy(_OneStatementStrategy):
     name = "counter"
     description = "per-thread counter bumped and item inserted in one statement (default)"
     guarantees = Guarantees(race_free=True, gapless=True, commit_order=True, retries=False)
-
-    async def add(self, conn: asyncpg.Connection, params: ItemParams) -> int:
-        return await self._one_statement(conn, params, sql.ADD_ITEM_COUNTER_SQL)
-
-    async def save(self, conn: asyncpg.Connection, params: ItemParams) -> int:
-        return await self._one_statement(conn, params, sql.UPSERT_ITEM_COUNTER_SQL)
+    add_sql = sql.ADD_ITEM_COUNTER_SQL
+    save_sql = sql.UPSERT_ITEM_COUNTER_SQL
 
 
 class _TwoStepStrategy(SortKeyStrategy):
@@ -220,7 +232,7 @@ class AdvisoryStrategy(_TwoStepStrategy):
     lock_param_count = 1
 
 
-class UniqueRetryStrategy(SortKeyStrategy):
+class UniqueRetryStrategy(_OneStatementStrategy):
     name = "unique_retry"
     description = "max()+1 and INSERT in one statement under UNIQUE (thread_id, sort_key), retried"
     # A writer only computes key k+1 after k is committed (it either saw k or blocked on k's
@@ -228,24 +240,16 @@ class UniqueRetryStrategy(SortKeyStrategy):
     # Retries are bounded by time, not by count (see the base class): a count bound failed
     # adds once more than that many writers shared a hot thread.
     guarantees = Guarantees(race_free=True, gapless=True, commit_order=True, retries=True)
-
-    async def add(self, conn: asyncpg.Connection, params: ItemParams) -> int:
-        return await self._one_statement(conn, params, sql.ADD_ITEM_MAX_SQL)
-
-    async def save(self, conn: asyncpg.Connection, params: ItemParams) -> int:
-        return await self._one_statement(conn, params, sql.UPSERT_ITEM_MAX_SQL)
+    add_sql = sql.ADD_ITEM_MAX_SQL
+    save_sql = sql.UPSERT_ITEM_MAX_SQL
 
 
-class SequenceStrategy(SortKeyStrategy):
+class SequenceStrategy(_OneStatementStrategy):
     name = "sequence"
     description = "one global identity sequence: unique, lock-free, not commit-ordered"
     guarantees = Guarantees(race_free=True, gapless=False, commit_order=False, retries=False)
-
-    async def add(self, conn: asyncpg.Connection, params: ItemParams) -> int:
-        return await self._one_statement(conn, params, sql.ADD_ITEM_SEQUENCE_SQL)
-
-    async def save(self, conn: asyncpg.Connection, params: ItemParams) -> int:
-        return await self._one_statement(conn, params, sql.UPSERT_ITEM_SEQUENCE_SQL)
+    add_sql = sql.ADD_ITEM_SEQUENCE_SQL
+    save_sql = sql.UPSERT_ITEM_SEQUENCE_SQL
 
 
 STRATEGIES: Final[dict[str, type[SortKeyStrategy]]] = {

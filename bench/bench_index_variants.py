@@ -23,7 +23,9 @@ from chatkit_pg.harness.vocabulary import (
     INDEX_WRITE,
     ITEMS_PAGE_DEEP,
     ITEMS_PAGE_FIRST,
+    ITEMS_PAGE_SPREAD,
     LOAD_ITEM,
+    LOAD_ITEM_SPREAD,
     STORE,
     THREADS_PAGE_DEEP,
     THREADS_PAGE_FIRST,
@@ -120,6 +122,24 @@ def test_threads_page_deep(
 ) -> None:
     """A deep page of the thread list, through the block of equal created_at values."""
     _read(benchmark, loop, databases, profile, variant, THREADS_PAGE_DEEP)
+
+
+@pytest.mark.benchmark(group=INDEX_READ)
+@pytest.mark.parametrize("variant", VARIANT_NAMES)
+def test_items_page_spread(
+    benchmark: Any, loop: Any, databases: Any, profile: Profile, variant: str
+) -> None:
+    """Newest page of a different background thread (another user's) on every call."""
+    _read(benchmark, loop, databases, profile, variant, ITEMS_PAGE_SPREAD)
+
+
+@pytest.mark.benchmark(group=INDEX_READ)
+@pytest.mark.parametrize("variant", VARIANT_NAMES)
+def test_load_item_spread(
+    benchmark: Any, loop: Any, databases: Any, profile: Profile, variant: str
+) -> None:
+    """A different background item (another user's) by id on every call."""
+    _read(benchmark, loop, databases, profile, variant, LOAD_ITEM_SPREAD)
 
 
 @pytest.mark.benchmark(group=INDEX_WRITE)

@@ -44,6 +44,7 @@ COPY_BATCH: Final = 2_000
 WIDGET_SHARE: Final = 0.15  # of assistant turns, placed at random (background, writers)
 WIDGET_PERIOD: Final = 10  # the deep thread: every 10th item is a widget ...
 WIDGET_SIZES_KB: Final = (5, 10, 15, 20)  # ... of these sizes in turn
+SPREAD_SAMPLE: Final = 16_384  # background items remembered, evenly spaced, for spread reads
 
 THREAD_COLUMNS: Final = ("id", "user_id", "created_at", "last_sort_key", "data")
 ITEM_COLUMNS: Final = ("thread_id", "id", "sort_key", "type", "created_at", "data")
@@ -70,11 +71,14 @@ class SeedResult:
         deep_item_ids: ids of the deep thread's items by sort_key (index 0 = sort_key 1).
         heavy_thread_ids: the heavy user's thread ids in ``(created_at, id)`` ascending order
             (the deep thread included).
+        spread_items: ``(thread_id, user_id, item_id)`` of up to :data:`SPREAD_SAMPLE`
+            background items, evenly spaced over all of them (in the order written).
         threads / items / bytes: totals written.
     """
 
     deep_item_ids: list[str] = field(default_factory=list)
     heavy_thread_ids: list[str] = field(default_factory=list)
+    spread_items: list[tuple[str, str, str]] = field(default_factory=list)
     threads: int = 0
     items: int = 0
     bytes: int = 0
@@ -262,10 +266,16 @@ def _item_rows(
         item = make_item(rng, DEEP_THREAD_ID, item_id, n, created, periodic=True)
         yield item_record(item, n + 1)
     templates = _Templates(rng)
-    for thread_id, _user, created, _last, _data in background:
+    stride = max(1, len(background) * profile.background_items_per_thread // SPREAD_SAMPLE)
+    written = 0
+    for thread_id, user_id, created, _last, _data in background:
         stamp = _dumped_time(created)
         for n in range(profile.background_items_per_thread):
-            yield templates.record(rng, thread_id, _hex_id(rng, "msg"), n, created, stamp)
+            item_id = _hex_id(rng, "msg")
+            if written % stride == 0 and len(result.spread_items) < SPREAD_SAMPLE:
+                result.spread_items.append((thread_id, user_id, item_id))
+            written += 1
+            yield templates.record(rng, thread_id, item_id, n, created, stamp)
 
 
 async def seed(conn: asyncpg.Connection, profile: Profile, *, progress: bool = True) -> SeedResult:

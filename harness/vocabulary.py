@@ -59,12 +59,18 @@ ITEMS_PAGE_DEEP: Final = "items_page_deep"
 LOAD_ITEM: Final = "load_item"
 THREADS_PAGE_FIRST: Final = "threads_page_first"
 THREADS_PAGE_DEEP: Final = "threads_page_deep"
+# The spread reads take a different thread or item on every call, across all the data: the
+# pages they need are rarely in shared_buffers once the data outgrows it (the large profile).
+ITEMS_PAGE_SPREAD: Final = "items_page_spread"
+LOAD_ITEM_SPREAD: Final = "load_item_spread"
 INDEX_READ_QUERIES: Final = (
     ITEMS_PAGE_FIRST,
     ITEMS_PAGE_DEEP,
     LOAD_ITEM,
     THREADS_PAGE_FIRST,
     THREADS_PAGE_DEEP,
+    ITEMS_PAGE_SPREAD,
+    LOAD_ITEM_SPREAD,
 )
 
 # Where concurrent writers append: all on one thread, or spread over many.

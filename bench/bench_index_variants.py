@@ -34,6 +34,7 @@ from chatkit_pg.harness.vocabulary import (
 from .databases import BenchDatabases
 from .explain import explain, write_plan
 from .measure import record, time_reads, timed_stats
+from .os_cache import OsPageCache
 from .profiles import Profile
 from .reads import ORDER, index_reads
 from .variants import VARIANTS
@@ -47,10 +48,13 @@ def _read(
     profile: Profile,
     variant: str,
     query: str,
+    os_page_cache: OsPageCache | None = None,
 ) -> None:
     db = databases.variant(variant)
     read = index_reads(db, profile)[query]
     benchmark.group = f"index_read {query}"
+    if os_page_cache is not None:
+        benchmark.extra_info["os_page_cache"] = os_page_cache.drop()
     result = time_reads(benchmark, loop, profile, read.call)
     record(
         benchmark,
@@ -127,19 +131,29 @@ def test_threads_page_deep(
 @pytest.mark.benchmark(group=INDEX_READ)
 @pytest.mark.parametrize("variant", VARIANT_NAMES)
 def test_items_page_spread(
-    benchmark: Any, loop: Any, databases: Any, profile: Profile, variant: str
+    benchmark: Any,
+    loop: Any,
+    databases: Any,
+    profile: Profile,
+    variant: str,
+    os_page_cache: OsPageCache,
 ) -> None:
     """Newest page of a different background thread (another user's) on every call."""
-    _read(benchmark, loop, databases, profile, variant, ITEMS_PAGE_SPREAD)
+    _read(benchmark, loop, databases, profile, variant, ITEMS_PAGE_SPREAD, os_page_cache)
 
 
 @pytest.mark.benchmark(group=INDEX_READ)
 @pytest.mark.parametrize("variant", VARIANT_NAMES)
 def test_load_item_spread(
-    benchmark: Any, loop: Any, databases: Any, profile: Profile, variant: str
+    benchmark: Any,
+    loop: Any,
+    databases: Any,
+    profile: Profile,
+    variant: str,
+    os_page_cache: OsPageCache,
 ) -> None:
     """A different background item (another user's) by id on every call."""
-    _read(benchmark, loop, databases, profile, variant, LOAD_ITEM_SPREAD)
+    _read(benchmark, loop, databases, profile, variant, LOAD_ITEM_SPREAD, os_page_cache)
 
 
 @pytest.mark.benchmark(group=INDEX_WRITE)

@@ -47,6 +47,7 @@ from chatkit_pg.harness.vocabulary import (
 from . import baselines
 from .databases import BenchDatabases
 from .mixed_items import mixed_items
+from .os_cache import OsPageCache
 from .profiles import Profile
 from .reads import CONTEXT, ORDER, PAGE_SIZE, index_reads
 from .seed import DEEP_THREAD_ID, make_item
@@ -74,9 +75,11 @@ def test_index_reads_interleaved(
     profile: Profile,
     results: RunFolder,
     conditions: dict[str, Any],
+    os_page_cache: OsPageCache,
 ) -> None:
     names = databases.measured_variants()
     reads = {name: index_reads(databases.variant(name), profile) for name in names}
+    page_cache = os_page_cache.drop()  # before the warm-up: every variant starts equally cold
     for name in names:  # right rows first, and every pool and cache warmed once
         for query, read in reads[name].items():
             assert read.check(loop.run_until_complete(read.call())), (name, query)
@@ -100,6 +103,7 @@ def test_index_reads_interleaved(
         "rounds": profile.compare_rounds,
         "calls_per_round": profile.compare_calls,
         "order": "rotating (ABCD, BCDA, ...)",
+        "os_page_cache": page_cache,
         "elapsed_s": round(time.monotonic() - started, 2),
         "groups": comparisons,  # by read
     }

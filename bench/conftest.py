@@ -29,6 +29,7 @@ from chatkit_pg.harness.provision import PostgresServer, start_server
 from chatkit_pg.harness.results import RunFolder, git_commit, package_versions
 
 from .databases import BenchDatabases
+from .os_cache import OsPageCache
 from .pgbench_runner import RUNS_KEY as PGBENCH_RUNS
 from .profiles import PROFILES, Profile, get_profile
 from .summary import format_table, summarize
@@ -67,6 +68,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=Path,
         default=None,
         help="run folder to write into (default: a new results/<timestamp>/)",
+    )
+    group.addoption(
+        "--drop-os-cache",
+        action="store_true",
+        help="drop the OS page cache before the spread reads, so every variant starts equally "
+        "cold (Linux, root, a server on this machine; for the large profile)",
     )
 
 
@@ -175,6 +182,12 @@ def conditions(
 
 
 @pytest.fixture(scope="session")
+def os_page_cache(pytestconfig: pytest.Config) -> OsPageCache:
+    """Drops the OS page cache before cold reads when ``--drop-os-cache`` is given."""
+    return OsPageCache(enabled=pytestconfig.getoption("--drop-os-cache"))
+
+
+@pytest.fixture(scope="session")
 def databases(
     pytestconfig: pytest.Config,
     pg_server: PostgresServer,
@@ -190,9 +203,7 @@ def databases(
         variants = tuple(name.strip() for name in chosen.split(",") if name.strip())
         for name in variants:
             get_variant(name)  # an unknown name fails here, listing the valid ones
-    dbs = BenchDatabases(
-        pg_server, loop, profile, results, conditions, selected_variants=variants
-    )
+    dbs = BenchDatabases(pg_server, loop, profile, results, conditions, selected_variants=variants)
     try:
         yield dbs
     finally:

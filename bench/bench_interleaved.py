@@ -368,7 +368,12 @@ def _floor_rounds(
         }
         for group, paths in measures.items():
             for path in rotation(list(paths), max(round_number, 0)):
-                with _borrowed_session(loop, store, session, path == FLOOR_PATH):
+                holding = (
+                    _holding_store_connection(loop, store, session)
+                    if path == FLOOR_PATH
+                    else contextlib.nullcontext()
+                )
+                with holding:
                     median_ms = _round_sample(loop, paths[path], profile.compare_calls)
                 if round_number >= 0:
                     # Appends are compared as throughput (1 client: 1000 / latency).
@@ -378,16 +383,12 @@ def _floor_rounds(
 
 
 @contextlib.contextmanager
-def _borrowed_session(
+def _holding_store_connection(
     loop: asyncio.AbstractEventLoop,
     store: PostgresStore[Any],
     session: dict[str, asyncpg.Connection],
-    wanted: bool,
 ) -> Iterator[None]:
     """Hold the store's connection as ``session[FLOOR_PATH]`` for a floor round (untimed)."""
-    if not wanted:
-        yield
-        return
     borrowed = store.connection()
     session[FLOOR_PATH] = loop.run_until_complete(borrowed.__aenter__())
     try:

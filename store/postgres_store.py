@@ -302,14 +302,16 @@ class PostgresStore(Store[TContext]):
         return _Borrowed(self)
 
     def _give_back_at_once(self, pooled: PoolProxiedConnection, taken_at: float) -> bool:
-        """Give back a healthy connection without awaiting, if that needs no I/O.
+        """Give back a connection after a call that returned, if that needs no await.
 
-        The common case of every call: the connection goes on the idle stack, or straight
-        into the pool's queue. False when the slower :meth:`_give_back` must decide.
+        The common case of every call. False when the connection must be discarded or its
+        return may do I/O: :meth:`_give_back` then.
         """
-        driver: asyncpg.Connection = pooled.driver_connection  # type: ignore[assignment]
-        if driver.is_closed() or driver.is_in_transaction():
-            return False
+        return _session_idle(pooled) and self._keep_or_requeue(pooled, taken_at)
+
+    def _keep_or_requeue(self, pooled: PoolProxiedConnection, taken_at: float) -> bool:
+        """Put a healthy connection on the idle stack or into the pool's queue, if neither
+        needs I/O; False otherwise."""
         if self._keeps_idle():
             self._idle.append(_IdleConnection(pooled, taken_at, time.monotonic()))
             if self._idle_timer is None:
@@ -323,13 +325,9 @@ class PostgresStore(Store[TContext]):
     async def _give_back(
         self, pooled: PoolProxiedConnection, taken_at: float, reusable: bool
     ) -> None:
-        driver: asyncpg.Connection = pooled.driver_connection  # type: ignore[assignment]
-        # A cancelled task (a client that went away mid-query, an asyncio.timeout) can
-        # leave the protocol mid-operation, and the next borrower would fail with
-        # "another operation is in progress": such a connection is discarded, not pooled.
-        if not reusable or driver.is_closed() or driver.is_in_transaction():
+        if not reusable or not _session_idle(pooled):
             await _discard(pooled)
-        elif not self._give_back_at_once(pooled, taken_at):
+        elif not self._keep_or_requeue(pooled, taken_at):
             # Returning may close an overflow connection or run a caller's pool event
             # listeners, either of which may await: SQLAlchemy needs its greenlet then.
             await greenlet_spawn(pooled.close)
@@ -756,6 +754,17 @@ def _page(
     data = [adapter.validate_json(doc) for doc in documents[: fetch - 1]]
     last_id = getattr(data[-1], "id", None) if data else None
     return Page(data=data, has_more=has_more, after=last_id if has_more else None)
+
+
+def _session_idle(pooled: PoolProxiedConnection) -> bool:
+    """Whether the connection's session is open and idle, so the next borrower can use it.
+
+    A cancelled task (a client that went away mid-query, an asyncio.timeout) can leave the
+    protocol mid-operation, and the next borrower would fail with "another operation is in
+    progress": such a connection is discarded, not pooled.
+    """
+    driver: asyncpg.Connection = pooled.driver_connection  # type: ignore[assignment]
+    return not driver.is_closed() and not driver.is_in_transaction()
 
 
 async def _discard(pooled: PoolProxiedConnection) -> None:

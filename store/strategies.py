@@ -96,15 +96,15 @@ class SortKeyStrategy:
         """Allocate and write in one statement (hook first, once), retrying lost keys."""
         if self.hook is not None:
             await self._race_point(params)
-        try:
-            # The common case first, without the retry loop's setup: this is the hot path.
-            return _owned(await conn.fetchrow(statement, *params), params)
-        except asyncpg.UniqueViolationError as exc:
-            self._lost_key(exc, params)
 
         async def attempt() -> int:
             return _owned(await conn.fetchrow(statement, *params), params)
 
+        try:
+            # The common case first, without the retry loop's setup: this is the hot path.
+            return await attempt()
+        except asyncpg.UniqueViolationError as exc:
+            self._lost_key(exc, params)
         return await self._retrying(params, attempt, tries=1)
 
     def _lost_key(self, exc: asyncpg.UniqueViolationError, params: ItemParams) -> None:

@@ -28,7 +28,13 @@ from sqlalchemy.util import greenlet_spawn
 from . import migrate, sql
 from .documents import DocumentType, ordering_time
 from .engine import PoolOptions, create_engine, parse_url
-from .errors import NotFoundError, StoreTimeoutError, StoreUnavailableError, TransientConflictError
+from .errors import (
+    NotFoundError,
+    StoreTimeoutError,
+    StoreUnavailableError,
+    TransientConflictError,
+    thread_not_found,
+)
 from .strategies import (
     DEFAULT_STRATEGY,
     AllocationCounters,
@@ -516,13 +522,10 @@ class PostgresStore(Store[TContext]):
         _checked_id("thread_id", thread_id)
         _checked_id("item id", item.id)
         what = f"item {item.id!r}"
-        if item.thread_id != thread_id:
-            # Stored under one thread while its document names another (maybe another
-            # user's): every later read of it would disagree with where it lives.
-            raise ValueError(
-                f"{what} names thread {item.thread_id!r} but was given for thread "
-                f"{thread_id!r}; nothing was written"
-            )
+        # Stored under the thread_id argument, whatever thread its document names: the SDK's
+        # store suite adds an item naming "test_thread" to "shared_thread" and wants it back
+        # unchanged. Reads select by the thread_id column, so the item stays invisible to
+        # the thread (and user) its document names.
         data = self._document(_ITEM_DOCUMENT, item, what)
         return (thread_id, owner, item.id, item.type, ordering_time(item.created_at, what), data)
 
@@ -531,12 +534,12 @@ class PostgresStore(Store[TContext]):
     async def load_thread(self, thread_id: str, context: TContext) -> ThreadMetadata:
         owner = self._owner(context)
         if not _could_exist("thread id", thread_id):
-            raise NotFoundError(f"thread {thread_id!r} not found")
+            raise thread_not_found(thread_id)
         data = await self._run(
             lambda conn: conn.fetchval(sql.SELECT_THREAD_SQL, thread_id, owner), idempotent=True
         )
         if data is None:
-            raise NotFoundError(f"thread {thread_id!r} not found")
+            raise thread_not_found(thread_id)
         return _THREAD.validate_json(data)
 
     async def save_thread(self, thread: ThreadMetadata, context: TContext) -> None:
@@ -552,7 +555,7 @@ class PostgresStore(Store[TContext]):
         )
         if saved is None:
             # The id belongs to another user: refuse without saying so.
-            raise NotFoundError(f"thread {thread.id!r} not found")
+            raise thread_not_found(thread.id)
 
     async def load_threads(
         self,
@@ -576,12 +579,12 @@ class PostgresStore(Store[TContext]):
     async def delete_thread(self, thread_id: str, context: TContext) -> None:
         owner = self._owner(context)
         if not _could_exist("thread id", thread_id):
-            raise NotFoundError(f"thread {thread_id!r} not found")
+            raise thread_not_found(thread_id)
         deleted = await self._run(
             lambda conn: conn.fetchval(sql.DELETE_THREAD_SQL, thread_id, owner), idempotent=False
         )
         if deleted is None:
-            raise NotFoundError(f"thread {thread_id!r} not found")
+            raise thread_not_found(thread_id)
 
     # -- thread items ---------------------------------------------------------------------------
 
@@ -637,7 +640,7 @@ class PostgresStore(Store[TContext]):
     async def delete_thread_item(self, thread_id: str, item_id: str, context: TContext) -> None:
         owner = self._owner(context)
         if not _could_exist("thread id", thread_id):
-            raise NotFoundError(f"thread {thread_id!r} not found")
+            raise thread_not_found(thread_id)
         if not _could_exist("item id", item_id):
             return  # an item that cannot exist is already gone (a no-op, as for a missing one)
         row = await self._run(
@@ -645,7 +648,7 @@ class PostgresStore(Store[TContext]):
             idempotent=False,
         )
         if not row["thread_found"]:
-            raise NotFoundError(f"thread {thread_id!r} not found")
+            raise thread_not_found(thread_id)
 
     # -- attachments ------------------------------------------------------------------------------
 
@@ -661,7 +664,7 @@ class PostgresStore(Store[TContext]):
             )
         except asyncpg.ForeignKeyViolationError as exc:
             # The thread was deleted between the ownership check and the insert.
-            raise NotFoundError(f"thread {attachment.thread_id!r} not found") from exc
+            raise thread_not_found(str(attachment.thread_id)) from exc
         if saved is None:
             raise NotFoundError(
                 f"attachment {attachment.id!r} or its thread {attachment.thread_id!r} not found"
@@ -776,4 +779,4 @@ async def _discard(pooled: PoolProxiedConnection) -> None:
 def _thread_deleted_concurrently(thread_id: str) -> NotFoundError:
     # The thread can be deleted between our ownership check and the insert's foreign-key
     # check; that append lost the race and the thread is gone.
-    return NotFoundError(f"thread {thread_id!r} not found (deleted concurrently)")
+    return thread_not_found(thread_id, " (deleted concurrently)")

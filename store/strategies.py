@@ -23,7 +23,7 @@ from typing import Final
 import asyncpg
 
 from . import sql
-from .errors import ItemExistsError, NotFoundError, SortKeyConflictError
+from .errors import ItemExistsError, SortKeyConflictError, thread_not_found
 
 RaceHook = Callable[[str, str], Awaitable[None]]
 """``await hook(thread_id, item_id)`` at the strategy's read-then-write point."""
@@ -146,15 +146,13 @@ class SortKeyStrategy:
 
 def _owned(row: asyncpg.Record | None, params: ItemParams) -> int:
     if row is None:
-        raise NotFoundError(f"thread {params[0]!r} not found")
+        raise thread_not_found(str(params[0]))
     return int(row[0])
 
 
 def _translate_unique(exc: asyncpg.UniqueViolationError, params: ItemParams) -> Exception:
     if exc.constraint_name == sql.ITEMS_PRIMARY_KEY:
-        return ItemExistsError(
-            f"item {params[2]!r} already exists in thread {params[0]!r}; use save_item to update it"
-        )
+        return ItemExistsError(str(params[2]), str(params[0]))
     return exc
 
 

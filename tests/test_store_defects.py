@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 from chatkit.types import ClientToolCallItem
 
-from chatkit_pg import PostgresStore, StoreUnavailableError
+from chatkit_pg import NotFoundError, PostgresStore, StoreUnavailableError
 
 from .conftest import StoreFactory
 from .items import at, thread, user_message
@@ -106,15 +106,25 @@ async def test_an_aware_time_outside_the_range_is_a_value_error(
         await store.add_thread_item("thr_ok", item, ALICE)
 
 
-async def test_an_item_naming_another_thread_is_refused(
-    store: PostgresStore[Any], database_dsn: str
+async def test_an_item_naming_another_thread_lives_where_it_was_given(
+    store: PostgresStore[Any],
 ) -> None:
+    """The SDK's contract (its store suite's test_thread_items_isolation_by_user): the item is
+    stored under the thread_id argument and read back unchanged; the thread (and user) its
+    document names never see it."""
+    bob = {"user_id": "bob"}
     await store.save_thread(thread("thr_mine"), ALICE)
-    await store.save_thread(thread("thr_bobs"), {"user_id": "bob"})
-    for call in (store.add_thread_item, store.save_item):
-        with pytest.raises(ValueError, match="names thread 'thr_bobs'"):
-            await call("thr_mine", user_message("msg_x", "thr_bobs"), ALICE)
-    assert await _count(database_dsn, "chatkit_thread_items") == 0
+    await store.save_thread(thread("thr_bobs"), bob)
+    added, saved = user_message("msg_x", "thr_bobs"), user_message("msg_y", "thr_bobs")
+    await store.add_thread_item("thr_mine", added, ALICE)
+    await store.save_item("thr_mine", saved, ALICE)
+    mine = await store.load_thread_items("thr_mine", None, 10, "asc", ALICE)
+    assert mine.data == [added, saved]
+    assert await store.load_item("thr_mine", "msg_x", ALICE) == added
+    assert (await store.load_thread_items("thr_bobs", None, 10, "asc", bob)).data == []
+    for reader, thread_id in ((bob, "thr_bobs"), (bob, "thr_mine"), (ALICE, "thr_bobs")):
+        with pytest.raises(NotFoundError):
+            await store.load_item(thread_id, "msg_x", reader)
 
 
 async def test_one_attempt_and_an_exhausted_pool_is_unavailable_after_one_wait(

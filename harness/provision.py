@@ -62,6 +62,13 @@ class ProvisioningError(RuntimeError):
     """The requested PostgreSQL server could not be started or reached."""
 
 
+class MissingProgramError(ProvisioningError):
+    """A server program this machine does not have (Debian's PostgreSQL, PgBouncer).
+
+    Its message says what to install. Tests skip on it outside CI and fail on it in CI.
+    """
+
+
 def with_database(dsn: str, database: str) -> str:
     """Return ``dsn`` pointing at ``database`` on the same server, other options kept."""
     parts = urlsplit(dsn)
@@ -489,7 +496,10 @@ def system_bin_dir() -> Path:
     if configured:
         path = Path(configured)
         if not (path / "postgres").exists() or not (path / "initdb").exists():
-            raise ProvisioningError(f"{BINDIR_ENV}={configured}: no postgres and initdb there")
+            raise MissingProgramError(
+                f"{BINDIR_ENV}={configured}: no postgres and initdb there (for PostgreSQL 15: "
+                "apt-get install -y postgresql-15)"
+            )
         return path
     found = [
         path
@@ -497,7 +507,7 @@ def system_bin_dir() -> Path:
         if path.parent.name.isdigit() and (path / "postgres").exists()
     ]
     if not found:
-        raise ProvisioningError(
+        raise MissingProgramError(
             f"CHATKIT_PG_PROVIDER=system: no PostgreSQL under {SYSTEM_BIN_ROOT}/*/bin. Install "
             f"Debian's (apt-get install -y postgresql-15) or set {BINDIR_ENV} to a bin dir."
         )
@@ -683,7 +693,7 @@ def pgbouncer_program() -> Path:
     """Debian's ``pgbouncer`` (``/usr/sbin`` is not on every PATH)."""
     found = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/usr/bin")
     if not found:
-        raise ProvisioningError("PgBouncer not found: apt-get install -y pgbouncer")
+        raise MissingProgramError("PgBouncer not found: apt-get install -y pgbouncer")
     return Path(found)
 
 

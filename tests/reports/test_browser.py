@@ -8,10 +8,11 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 from matplotlib import image as mpimg
 
 from chatkit_pg.reports.build import BuiltReport
+
+from ..requirements import missing
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 WIDTH, HEIGHT = 1280, 2000
@@ -51,9 +52,9 @@ def screenshot(browser: str, html: Path, png: Path, profile: Path) -> subprocess
 def test_report_html_renders_in_headless_chromium(built_a: BuiltReport, tmp_path: Path) -> None:
     browser = find_browser()
     if browser is None:
-        pytest.skip(
-            "no Chromium/Chrome on PATH (install Debian's `chromium` package, or set "
-            "CHATKIT_PG_BROWSER); the report itself is tested without a browser"
+        missing(
+            "no Chromium/Chrome on PATH: install Debian's `chromium` package, or set "
+            "CHATKIT_PG_BROWSER (the report itself is tested without a browser)"
         )
     png = tmp_path / "report.png"
     done = screenshot(browser, built_a.html, png, tmp_path / "profile")

@@ -2,7 +2,8 @@
 
 Both come from :mod:`chatkit_pg.harness.provision`, the one module that starts servers. CI
 installs Debian's ``postgresql-15`` and ``pgbouncer``; where they are missing, the tests that
-need them are skipped with a message that says what to install.
+need them are skipped with a message that says what to install (in CI, where both are
+installed, a missing one fails: :mod:`tests.requirements`).
 """
 
 from __future__ import annotations
@@ -15,19 +16,17 @@ import pytest
 from chatkit_pg.harness.provision import (
     PgBouncer,
     PostgresServer,
-    ProvisioningError,
     pgbouncer_program,
     start_pgbouncer,
     system_bin_dir,
 )
 
+from ..requirements import need
+
 
 def require_system_postgres() -> Path:
-    """The Debian PostgreSQL bin dir, or skip the test saying what to install."""
-    try:
-        return system_bin_dir()
-    except ProvisioningError as exc:
-        pytest.skip(str(exc))
+    """The Debian PostgreSQL bin dir, or skip (in CI: fail) saying what to install."""
+    return need(system_bin_dir)
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +39,6 @@ def bouncer(pg_server: PostgresServer) -> Iterator[PgBouncer]:
     if pg_server.pooler is not None:
         yield pg_server.pooler
         return
-    try:
-        pgbouncer_program()
-    except ProvisioningError as exc:
-        pytest.skip(str(exc))
+    need(pgbouncer_program)
     with start_pgbouncer(pg_server) as pooler:
         yield pooler

@@ -22,6 +22,7 @@ from chatkit_pg.harness.provision import (
     PostgresServer,
     ProvisioningError,
     database_name,
+    pgbouncer_program,
     start_server,
     start_system_server,
     system_bin_dir,
@@ -29,6 +30,7 @@ from chatkit_pg.harness.provision import (
 from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import BINDIR_ENV, DSN_ENV, PROVIDER_ENV, RACE_FULL_ENV
 
+from ..requirements import need
 from .conftest import require_system_postgres
 
 
@@ -90,6 +92,7 @@ async def test_stop_and_start_for_fault_tests(system_server: PostgresServer) -> 
 
 async def test_pgbouncer_in_front_and_close_leaves_nothing() -> None:
     require_system_postgres()
+    need(pgbouncer_program)
     server = start_server("system", pgbouncer=True)
     try:
         assert server.pooler is not None

@@ -72,7 +72,27 @@ _ATTACHMENT_DOCUMENT: Final = DocumentType(_ATTACHMENT)
 
 # SQLSTATE 40001 / 40P01: the statement (or transaction) was rolled back whole, so running
 # it again is safe. They occur under SERIALIZABLE defaults or lock-order inversions.
-_TRANSIENT = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
+# One XX000 joins them (see _is_transient): PostgreSQL's own multixact race.
+_TRANSIENT = (
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.InternalServerError,
+)
+
+# A race inside PostgreSQL (seen on 18.6 and 15): an updater of a thread row aborts (say a
+# duplicate item id after counter's bump) while other writers key-share-lock the row; one
+# check already reads the updater as aborted, another still as running, and the next locker
+# fails building the row's multixact. The error aborts that writer's transaction whole, so
+# running it again is as safe as after a serialization failure. Any other XX000 is a real
+# server fault and is raised.
+MULTIXACT_RACE_MESSAGE: Final = "new multixact has more than one updating member"
+
+
+def _is_transient(exc: asyncpg.PostgresError) -> bool:
+    if isinstance(exc, asyncpg.InternalServerError):
+        return str(exc).startswith(MULTIXACT_RACE_MESSAGE)
+    return True
+
 
 # A prepared statement that another server session owns: a transaction pooler in between.
 _LOST_PREPARED_STATEMENT = (
@@ -195,7 +215,8 @@ class PostgresStore(Store[TContext]):
             with ``ValueError`` before anything is written.
         race_hook: test hook awaited at each strategy's read-then-write point.
         transient_retries: attempts for a call that meets a serialization failure or
-            deadlock (40001/40P01) before :class:`~store.errors.TransientConflictError`.
+            deadlock (40001/40P01), or PostgreSQL's multixact race (one XX000), before
+            :class:`~store.errors.TransientConflictError`.
         **pool_options: :class:`store.engine.PoolOptions` fields, for a URL only.
     """
 
@@ -462,8 +483,9 @@ class PostgresStore(Store[TContext]):
     ) -> _T:
         """Run ``work(connection, *args)`` on a pooled connection with the failure policy.
 
-        Serialization failures and deadlocks are retried (``transient_retries`` attempts in
-        all, jittered backoff). A read whose connection died is retried once on a fresh
+        Serialization failures, deadlocks and PostgreSQL's multixact race
+        (:data:`MULTIXACT_RACE_MESSAGE`) are retried (``transient_retries`` attempts in all,
+        jittered backoff). A read whose connection died is retried once on a fresh
         connection, on top of those attempts; a write is not, because whether it committed is
         unknown, and the caller gets StoreUnavailableError. A pool that stays exhausted for
         ``pool_timeout`` is StoreUnavailableError at once: waiting again would double the wait.
@@ -475,6 +497,8 @@ class PostgresStore(Store[TContext]):
                 async with _Borrowed(self) as conn:
                     return await work(conn, *args)
             except _TRANSIENT as exc:
+                if not _is_transient(exc):
+                    raise
                 transient_failures += 1
                 if transient_failures >= self.transient_retries:
                     raise TransientConflictError(

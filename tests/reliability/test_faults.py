@@ -223,6 +223,69 @@ async def test_serialization_failures_are_retried(fault_dsn: str) -> None:
     assert n == keys == max_key == counter == 1
 
 
+async def _fail_item_inserts(dsn: str, times: int, message: str) -> None:
+    """Make the next ``times`` item inserts raise XX000 with ``message``, as the server does.
+
+    A sequence counts the failures: unlike a table, it is not rolled back with the failed
+    insert. The real multixact race is too rare to hit on purpose (about once per 300,000
+    appends to one thread); this raises the very SQLSTATE and message inside the statement.
+    """
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(
+            f"""
+            CREATE SEQUENCE fault_inserts;
+            CREATE FUNCTION fault_fail_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF nextval('fault_inserts') <= {times} THEN
+                    RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = '{message}';
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER fault_fail_insert BEFORE INSERT ON chatkit_thread_items
+               FOR EACH ROW EXECUTE FUNCTION fault_fail_insert();
+            """
+        )
+    finally:
+        await admin.close()
+
+
+MULTIXACT_RACE = "new multixact has more than one updating member: 0 3[1 (nokeyupd), 2 (nokeyupd)]"
+
+
+@pytest.mark.parametrize("strategy", ["counter", "locked_max"])
+async def test_the_multixact_race_is_retried_and_writes_once(fault_dsn: str, strategy: str) -> None:
+    async with PostgresStore(fault_dsn, pool_size=1, sort_key_strategy=strategy) as store:
+        await store.save_thread(thread("t"), ALICE)
+        await _fail_item_inserts(fault_dsn, 2, MULTIXACT_RACE)
+        await store.add_thread_item("t", user_message("m_raced", "t"), ALICE)
+        assert store.counters.retries == 2
+        page = await store.load_thread_items("t", None, 10, "asc", ALICE)
+    assert [item.id for item in page.data] == ["m_raced"]
+    n, keys, max_key, _ = await _count_items(fault_dsn, "t")
+    assert (n, keys, max_key) == (1, 1, 1)
+
+
+async def test_the_multixact_race_gives_up_after_transient_retries(fault_dsn: str) -> None:
+    async with PostgresStore(fault_dsn, pool_size=1, transient_retries=3) as store:
+        await store.save_thread(thread("t"), ALICE)
+        await _fail_item_inserts(fault_dsn, 3, MULTIXACT_RACE)
+        with pytest.raises(TransientConflictError, match="gave up after 3 attempts: XX000"):
+            await store.add_thread_item("t", user_message("m_raced", "t"), ALICE)
+    assert await _count_items(fault_dsn, "t") == (0, 0, 0, 0)
+
+
+async def test_any_other_internal_error_is_raised_at_once(fault_dsn: str) -> None:
+    async with PostgresStore(fault_dsn, pool_size=1) as store:
+        await store.save_thread(thread("t"), ALICE)
+        await _fail_item_inserts(fault_dsn, 1, "could not read block 7 in file base/1/2")
+        with pytest.raises(asyncpg.InternalServerError, match="could not read block"):
+            await store.add_thread_item("t", user_message("m_failed", "t"), ALICE)
+        assert store.counters.retries == 0
+        await store.add_thread_item("t", user_message("m_next", "t"), ALICE)
+    assert await _count_items(fault_dsn, "t") == (1, 1, 1, 1)
+
+
 async def test_a_call_cancelled_mid_statement_does_not_poison_the_pool(fault_dsn: str) -> None:
     """A client that goes away mid-query cancels the store call; the connection it held must
     not go back to the pool in the middle of an operation."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .engine import PoolOptions
     from .errors import (
+        ChatKitPgError,
         ItemExistsError,
         NotFoundError,
         SortKeyConflictError,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "PoolOptions": "engine",
+    "ChatKitPgError": "errors",
     "ItemExistsError": "errors",
     "NotFoundError": "errors",
     "SortKeyConflictError": "errors",
@@ -47,6 +49,7 @@ __all__ = [
     "DEFAULT_STRATEGY",
     "SAFE_STRATEGIES",
     "STRATEGIES",
+    "ChatKitPgError",
     "ItemExistsError",
     "NotFoundError",
     "PoolOptions",

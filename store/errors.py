@@ -5,6 +5,7 @@ from __future__ import annotations
 from chatkit.store import NotFoundError
 
 __all__ = [
+    "ChatKitPgError",
     "ItemExistsError",
     "NotFoundError",
     "SortKeyConflictError",
@@ -20,7 +21,16 @@ __all__ = [
 REPEATED_MODEL_ITEM_ID = "__fake_id__"
 
 
-class ItemExistsError(ValueError):
+class ChatKitPgError(Exception):
+    """Base of every error this package raises (``except ChatKitPgError`` catches them all).
+
+    Each error also keeps its builtin base (``ValueError``, ``RuntimeError``, ...), so
+    existing handlers of those still catch it. The SDK's ``NotFoundError`` is not one: the
+    store raises the SDK's own class, which ``ChatKitServer`` handles.
+    """
+
+
+class ItemExistsError(ChatKitPgError, ValueError):
     """``add_thread_item`` was given an item id that the thread already holds.
 
     The stored item is left untouched (a reply never overwrites an earlier one); use
@@ -47,20 +57,20 @@ class ItemExistsError(ValueError):
         return type(self), (self.item_id, self.thread_id)
 
 
-class SortKeyConflictError(RuntimeError):
+class SortKeyConflictError(ChatKitPgError, RuntimeError):
     """A sort key could not be allocated: ``unique_retry`` ran out of attempts, or
     ``naive_max`` lost a race against the UNIQUE (thread_id, sort_key) constraint."""
 
 
-class StoreUnavailableError(RuntimeError):
+class StoreUnavailableError(ChatKitPgError, RuntimeError):
     """The database could not be reached, or no pooled connection became free in time."""
 
 
-class StoreTimeoutError(TimeoutError):
+class StoreTimeoutError(ChatKitPgError, TimeoutError):
     """The database cancelled a statement (``statement_timeout``); nothing was written."""
 
 
-class TransientConflictError(RuntimeError):
+class TransientConflictError(ChatKitPgError, RuntimeError):
     """Serialization failures or deadlocks (40001/40P01) persisted through every retry."""
 
 

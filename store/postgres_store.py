@@ -11,21 +11,18 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, TypeVar
 
 import asyncpg
 from chatkit.store import Store, StoreItemType
 from chatkit.types import Attachment, Page, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import PoolProxiedConnection, QueuePool
-from sqlalchemy.util import greenlet_spawn
 
 from . import migrate, sql
+from .connections import ConnectionStack, PoolExhaustedError
 from .documents import DocumentType, ordering_time
 from .engine import PoolOptions, create_engine, parse_url
 from .errors import (
@@ -92,94 +89,6 @@ def _is_transient(exc: asyncpg.PostgresError) -> bool:
     if isinstance(exc, asyncpg.InternalServerError):
         return str(exc).startswith(MULTIXACT_RACE_MESSAGE)
     return True
-
-
-# A prepared statement that another server session owns: a transaction pooler in between.
-_LOST_PREPARED_STATEMENT = (
-    asyncpg.InvalidSQLStatementNameError,
-    asyncpg.DuplicatePreparedStatementError,
-)
-
-# Client-side errors after which the protocol state of a connection is unknown.
-_PROTOCOL_UNKNOWN = (asyncpg.InterfaceError, asyncpg.InternalClientError, TimeoutError)
-
-# Errors after which a pooled connection must not be reused.
-_CONNECTION_LOST = (
-    asyncpg.ConnectionDoesNotExistError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CannotConnectNowError,
-    ConnectionError,
-    OSError,
-)
-
-
-# How long the store keeps an idle connection out of the pool for its own next call.
-IDLE_GRACE_SECONDS: Final = 0.005
-
-
-class _IdleConnection(NamedTuple):
-    # A tuple, not a dataclass: one is made on every call of the hot path.
-    pooled: PoolProxiedConnection
-    taken_at: float  # when it left the pool (pool_recycle counts from here)
-    idle_since: float
-
-
-class _PoolExhaustedError(StoreUnavailableError):
-    """No pooled connection became free within ``pool_timeout`` (never retried)."""
-
-
-class _Borrowed:
-    """``async with store.connection()``: a class, not a generator, on the hot path."""
-
-    __slots__ = ("_pooled", "_store", "_taken_at")
-
-    def __init__(self, store: PostgresStore[Any]) -> None:
-        self._store = store
-
-    async def __aenter__(self) -> asyncpg.Connection:
-        self._pooled, self._taken_at = self._store._take_idle() or await self._store._checkout()
-        return self._pooled.driver_connection  # type: ignore[return-value]
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
-    ) -> None:
-        store, pooled, taken_at = self._store, self._pooled, self._taken_at
-        if exc is None and store._give_back_at_once(pooled, taken_at):
-            return  # the common case: no await
-        reusable, replacement = _after(exc)
-        await store._give_back(pooled, taken_at, reusable)
-        if replacement is not None:
-            raise replacement from exc
-
-
-def _after(exc: BaseException | None) -> tuple[bool, Exception | None]:
-    """Whether a connection is reusable after a call that raised ``exc``, and what to raise."""
-    if exc is None:
-        return True, None
-    if isinstance(exc, _CONNECTION_LOST):
-        return False, StoreUnavailableError(f"database connection lost: {exc}")
-    if isinstance(exc, _LOST_PREPARED_STATEMENT):
-        # The statement cache names statements of another server session: a transaction
-        # pooler swapped the server under this connection. Drop it.
-        return False, StoreUnavailableError(
-            f"{exc} -- the database connection goes through a transaction pooler "
-            "(PgBouncer pool_mode=transaction?): create the store with pgbouncer=True. "
-            "Nothing from this call was written."
-        )
-    if isinstance(exc, asyncpg.PostgresError):
-        severity = getattr(exc, "severity_en", None) or exc.severity
-        if severity in ("FATAL", "PANIC"):
-            # The server is ending this session (shutdown, crash, termination): the socket
-            # may not be closed yet, but the connection will never be idle again.
-            return False, StoreUnavailableError(f"database connection lost: {exc}")
-        return True, None  # the server refused a statement; the session is idle again
-    if isinstance(exc, Exception):
-        # The store's own verdict on a finished statement (NotFoundError, ItemExistsError,
-        # ...) leaves the session idle; client-side protocol errors don't.
-        return not isinstance(exc, _PROTOCOL_UNKNOWN), None
-    return False, None  # cancelled (or interrupted) mid-call: the protocol state is unknown
 
 
 def default_user_id(context: Any) -> str:
@@ -256,15 +165,9 @@ class PostgresStore(Store[TContext]):
             )
         if max_page_size < 1:
             raise ValueError("max_page_size must be at least 1")
-        # Healthy connections kept out of the pool between calls, newest last (see _keeps_idle).
-        self._idle: list[_IdleConnection] = []
-        # Fixed once the engine exists (see _learn_pool): the store's own QueuePool, if any,
-        # and how many idle connections it may keep (0: none).
-        self._own_pool: QueuePool | None = None
-        self._idle_capacity = 0
-        self._pool_waiters = 0
-        self._idle_timer: asyncio.TimerHandle | None = None
-        self._returning: set[asyncio.Future[None]] = set()
+        # The pool checkout and idle-connection policy (store.connections); the engine is
+        # read only when a call has to check out of the pool.
+        self._connections = ConnectionStack(lambda: self.engine)
         self.counters = AllocationCounters()
         self.strategy: SortKeyStrategy = strategy_class(sort_key_strategy)(self.counters, race_hook)
         self._user_id = user_id or default_user_id
@@ -284,15 +187,11 @@ class PostgresStore(Store[TContext]):
             # store cannot create two engines (two pools).
             assert self._url is not None
             self._engine = create_engine(self._url, self._pool_options)
-            self._learn_pool(self._engine)
+            options = self._pool_options
+            self._connections.keep_idle_for(
+                self._engine, options.pool_recycle, options.pool_pre_ping
+            )
         return self._engine
-
-    def _learn_pool(self, engine: AsyncEngine) -> None:
-        """Record the pool facts the hot path reads on every call (they never change)."""
-        pool = engine.sync_engine.pool
-        self._own_pool = pool if isinstance(pool, QueuePool) else None
-        keeps = self._own_pool is not None and not self._pool_options.pool_pre_ping
-        self._idle_capacity = self._own_pool.size() if keeps and self._own_pool else 0
 
     @property
     def sort_key_strategy(self) -> str:
@@ -305,7 +204,7 @@ class PostgresStore(Store[TContext]):
     async def close(self) -> None:
         """Dispose the engine if the store created it; a caller's engine is left alone."""
         if self._owns_engine and self._engine is not None:
-            await self._return_idle()
+            await self._connections.close()
             engine, self._engine = self._engine, None
             await engine.dispose()
 
@@ -320,160 +219,16 @@ class PostgresStore(Store[TContext]):
 
         A connection whose socket the server closed (restart, idle kill) is discarded and
         replaced before use; one that breaks during use is invalidated, not pooled again.
-        The pool is checked out directly (``AsyncEngine.raw_connection``) rather than through
-        an ``AsyncConnection``: half the CPU per call (26 vs 60 us measured here), and the
-        store never uses SQLAlchemy's transaction bookkeeping on these connections anyway.
-        For an engine the store made, a healthy connection is then kept on the store's own
-        idle stack between calls (:meth:`_keeps_idle`).
+        For an engine the store made, a healthy connection is then kept out of the pool
+        briefly for the store's next call (:mod:`store.connections`).
         """
-        return _Borrowed(self)
-
-    def _give_back_at_once(self, pooled: PoolProxiedConnection, taken_at: float) -> bool:
-        """Give back a connection after a call that returned, if that needs no await.
-
-        The common case of every call. False when the connection must be discarded or its
-        return may do I/O: :meth:`_give_back` then.
-        """
-        return _session_idle(pooled) and self._keep_or_requeue(pooled, taken_at)
-
-    def _keep_or_requeue(self, pooled: PoolProxiedConnection, taken_at: float) -> bool:
-        """Put a healthy connection on the idle stack or into the pool's queue, if neither
-        needs I/O; False otherwise."""
-        if self._keeps_idle():
-            self._idle.append(_IdleConnection(pooled, taken_at, time.monotonic()))
-            if self._idle_timer is None:
-                self._schedule_idle_release()
-            return True
-        if self._returns_without_io():
-            pooled.close()  # straight back into the pool's queue: nothing to await
-            return True
-        return False
-
-    async def _give_back(
-        self, pooled: PoolProxiedConnection, taken_at: float, reusable: bool
-    ) -> None:
-        if not reusable or not _session_idle(pooled):
-            await _discard(pooled)
-        elif not self._keep_or_requeue(pooled, taken_at):
-            # Returning may close an overflow connection or run a caller's pool event
-            # listeners, either of which may await: SQLAlchemy needs its greenlet then.
-            await greenlet_spawn(pooled.close)
-
-    def _returns_without_io(self) -> bool:
-        """Whether giving a healthy connection back to the pool can do no I/O.
-
-        True for an engine the store made (no foreign pool listeners) whose queue has room
-        (the connection is kept, not closed as overflow). The reset on return is SQLAlchemy's
-        rollback, a no-op here: the store never starts SQLAlchemy transactions, and a
-        connection left inside a driver transaction is invalidated instead. Skipping the
-        greenlet halves the cost of a checkout cycle (30 -> 16 us measured).
-        """
-        pool = self._own_pool
-        return pool is not None and pool.checkedin() < pool.size()
-
-    def _keeps_idle(self) -> bool:
-        """Whether a healthy connection goes to the store's idle stack instead of the pool.
-
-        The store keeps idle connections checked out of SQLAlchemy's pool for at most
-        :data:`IDLE_GRACE_SECONDS` and hands them to its next calls itself: a pool checkout
-        cycle through SQLAlchemy's greenlet costs 50-60 us of CPU between two statements
-        here, on a path whose database round trip is about 400 us. Only for an engine the
-        store made, without pre-ping (SQLAlchemy pings on checkout), and not while one of the
-        store's calls waits in the pool. Others using the engine (other stores on
-        ``store.engine``, migrations, the application) wait at most the grace period for a
-        connection the store is keeping.
-        """
-        return not self._pool_waiters and len(self._idle) < self._idle_capacity
-
-    def _schedule_idle_release(self) -> None:
-        self._idle_timer = asyncio.get_running_loop().call_later(
-            IDLE_GRACE_SECONDS, self._release_idle
-        )
-
-    def _release_idle(self) -> None:
-        """Give the pool back every connection that stayed idle for the grace period."""
-        self._idle_timer = None
-        now = time.monotonic()
-        kept = []
-        for entry in self._idle:
-            if now - entry.idle_since < IDLE_GRACE_SECONDS:
-                kept.append(entry)
-            elif self._returns_without_io():
-                entry.pooled.close()
-            else:
-                returning = asyncio.ensure_future(greenlet_spawn(entry.pooled.close))
-                self._returning.add(returning)
-                returning.add_done_callback(self._returning.discard)
-        self._idle = kept
-        if kept:
-            self._schedule_idle_release()
+        return self._connections.borrow()
 
     def connections_in_use(self) -> int:
         """Connections checked out for a call right now (idle ones kept by the store excluded)."""
         if self._engine is None:
             return 0
-        checked_out: int = self._engine.sync_engine.pool.checkedout()  # type: ignore[attr-defined]
-        return checked_out - len(self._idle)
-
-    def _take_idle(self) -> tuple[PoolProxiedConnection, float] | None:
-        """The newest idle connection and when it left the pool, if it is fit for use.
-
-        Synchronous: the hot path takes a connection without an await.
-        """
-        if self._idle:
-            pooled, taken_at, _ = self._idle[-1]
-            closed = pooled.driver_connection.is_closed()  # type: ignore[union-attr]
-            if not closed and time.monotonic() - taken_at < self._pool_options.pool_recycle:
-                self._idle.pop()
-                return pooled, taken_at
-        return None
-
-    async def _checkout(self) -> tuple[PoolProxiedConnection, float]:
-        """A connection and when it left the pool: the newest idle one, else the pool's."""
-        while self._idle:
-            taken = self._take_idle()
-            if taken is not None:
-                return taken
-            pooled = self._idle.pop().pooled
-            if pooled.driver_connection.is_closed():  # type: ignore[union-attr]
-                await _discard(pooled)  # closed by the server (a restart)
-            else:
-                await greenlet_spawn(pooled.close)  # due for recycling, which the pool does
-        self._pool_waiters += 1
-        try:
-            return await self._checkout_from_pool(), time.monotonic()
-        finally:
-            self._pool_waiters -= 1
-
-    async def _return_idle(self) -> None:
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
-        while self._idle:
-            await greenlet_spawn(self._idle.pop().pooled.close)
-        if self._returning:
-            await asyncio.gather(*self._returning)
-
-    async def _checkout_from_pool(self) -> PoolProxiedConnection:
-        engine = self.engine
-        pool = engine.sync_engine.pool
-        # Every idle connection may have gone stale in one restart: try them all, plus one.
-        attempts = (pool.size() + pool.overflow() if isinstance(pool, QueuePool) else 0) + 2
-        for _ in range(attempts):
-            try:
-                pooled = await engine.raw_connection()
-            except sa_exc.TimeoutError as exc:
-                raise _PoolExhaustedError(
-                    f"no database connection became free within the pool timeout: {exc}"
-                ) from exc
-            except (sa_exc.DBAPIError, engine.dialect.loaded_dbapi.Error, *_CONNECTION_LOST) as exc:
-                # Connecting while the server shuts down or starts up (57P01, 57P03) raises
-                # the driver adapter's own error class, not a wrapped DBAPIError.
-                raise StoreUnavailableError(f"cannot connect to the database: {exc}") from exc
-            if not pooled.driver_connection.is_closed():  # type: ignore[union-attr]
-                return pooled
-            await _discard(pooled)
-        raise StoreUnavailableError("every pooled connection was closed by the server")
+        return self._connections.in_use(self._engine)
 
     async def _run(
         self,
@@ -494,7 +249,7 @@ class PostgresStore(Store[TContext]):
         reconnected = False
         while True:
             try:
-                async with _Borrowed(self) as conn:
+                async with self._connections.borrow() as conn:
                     return await work(conn, *args)
             except _TRANSIENT as exc:
                 if not _is_transient(exc):
@@ -506,7 +261,7 @@ class PostgresStore(Store[TContext]):
                     ) from exc
                 self.counters.retries += 1
                 await asyncio.sleep(random.uniform(0, 0.002 * 2**transient_failures))
-            except _PoolExhaustedError:
+            except PoolExhaustedError:
                 raise
             except StoreUnavailableError:
                 if not idempotent or reconnected:
@@ -781,23 +536,6 @@ def _page(
     data = [adapter.validate_json(doc) for doc in documents[: fetch - 1]]
     last_id = getattr(data[-1], "id", None) if data else None
     return Page(data=data, has_more=has_more, after=last_id if has_more else None)
-
-
-def _session_idle(pooled: PoolProxiedConnection) -> bool:
-    """Whether the connection's session is open and idle, so the next borrower can use it.
-
-    A cancelled task (a client that went away mid-query, an asyncio.timeout) can leave the
-    protocol mid-operation, and the next borrower would fail with "another operation is in
-    progress": such a connection is discarded, not pooled.
-    """
-    driver: asyncpg.Connection = pooled.driver_connection  # type: ignore[assignment]
-    return not driver.is_closed() and not driver.is_in_transaction()
-
-
-async def _discard(pooled: PoolProxiedConnection) -> None:
-    """Close a connection that must never be handed out again (the pool replaces it)."""
-    await greenlet_spawn(pooled.invalidate)
-    await greenlet_spawn(pooled.close)
 
 
 def _thread_deleted_concurrently(thread_id: str) -> NotFoundError:

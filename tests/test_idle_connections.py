@@ -10,9 +10,11 @@ restart or a failed call never leaves a dead connection in the stack.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from chatkit_pg import PostgresStore
 
@@ -52,13 +54,38 @@ async def test_a_caller_waiting_in_the_pool_gets_the_connection_freed_next(
         await store.close()
 
 
-async def test_idle_connections_are_reused_then_recycled(database_dsn: str) -> None:
+async def test_an_idle_connection_is_handed_out_only_until_pool_recycle(
+    database_dsn: str,
+) -> None:
+    """On the stack's own clock (a test clock here): no waiting, so no race with the machine."""
     store: PostgresStore[Any] = PostgresStore(database_dsn, pool_size=2, pool_recycle=1)
+    now = [0.0]
+    store._connections.clock = lambda: now[0]  # frozen: the grace timer releases nothing
+    pool_checkouts: list[object] = []
+    event.listen(store.engine.sync_engine.pool, "checkout", lambda *_: pool_checkouts.append(1))
     try:
         first = await _backend_pid(store)
+        now[0] = 0.999
         assert await _backend_pid(store) == first
-        await asyncio.sleep(1.2)
-        assert await _backend_pid(store) != first
+        assert len(pool_checkouts) == 1  # the second call took it from the idle stack
+        now[0] = 1.0  # pool_recycle seconds since it left the pool (at 0.0)
+        await _backend_pid(store)
+        assert len(pool_checkouts) == 2  # given back to the pool, not handed out again
+    finally:
+        await store.close()
+
+
+async def test_a_busy_store_still_recycles_its_connection(database_dsn: str) -> None:
+    """Calls back to back keep the connection on the idle stack the whole time (no await
+    between them), so only the stack giving it up lets the pool recycle it."""
+    store: PostgresStore[Any] = PostgresStore(database_dsn, pool_size=2, pool_recycle=1)
+    try:
+        began = time.monotonic()
+        first = pid = await _backend_pid(store)
+        while pid == first:
+            assert time.monotonic() - began < 30, "the connection was never recycled"
+            pid = await _backend_pid(store)
+        assert time.monotonic() - began >= 1  # not replaced before pool_recycle
     finally:
         await store.close()
 

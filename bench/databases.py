@@ -24,7 +24,7 @@ import asyncpg
 import pytest
 
 from chatkit_pg import PostgresStore
-from chatkit_pg.harness.provision import PostgresServer, database_name
+from chatkit_pg.harness.provision import DatabaseGroup, PostgresServer, database_name
 from chatkit_pg.harness.results import RunFolder
 
 from .explain import table_sizes, write_sizes
@@ -61,16 +61,17 @@ class BenchDatabases:
     _variants: dict[str, VariantDatabase] = field(default_factory=dict)
     _sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
     _unsupported: dict[str, str | None] = field(default_factory=dict)
-    _created: list[str] = field(default_factory=list)
+    _owned: DatabaseGroup = field(init=False)  # every database made here, dropped by close()
     _stores: list[PostgresStore[Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._owned = DatabaseGroup(self.server)
 
     def run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
 
     async def _create(self, prefix: str, template: str | None = None) -> str:
-        dsn = await self.server.create_database(prefix=prefix, template=template)
-        self._created.append(database_name(dsn))
-        return dsn
+        return await self._owned.create(prefix, template)
 
     def empty_template(self) -> str:
         """Name of a migrated, empty database to copy."""
@@ -199,9 +200,7 @@ class BenchDatabases:
             await variant.raw.close()
         for store in self._stores:
             await store.close()
-        for name in reversed(self._created):
-            await self.server.drop_database(name)
-        self._created.clear()
+        await self._owned.drop_all()
 
 
 def _seed_facts(result: SeedResult) -> dict[str, int]:

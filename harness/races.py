@@ -38,7 +38,7 @@ from chatkit.types import (
 from chatkit_pg import STRATEGIES, PostgresStore
 from chatkit_pg.strategies import Guarantees
 
-from .provision import PostgresServer, database_name
+from .provision import PostgresServer, database_name, temporary_database
 from .vocabulary import HOT_THREAD, RACE_FULL_ENV, SCENARIOS, SPREAD
 
 ALICE: Final = {"user_id": "alice"}
@@ -435,22 +435,16 @@ async def race_matrix(
     cells = [(s, sc, n) for s in names for sc in scenarios for n in profile.concurrency]
 
     results: list[CellResult] = []
-    template_dsn = await server.create_database(prefix="chatkit_race_template")
-    try:
+    async with temporary_database(server, "chatkit_race_template") as template_dsn:
         async with PostgresStore(template_dsn, pool_size=1, max_overflow=0) as migrator:
             await migrator.create_schema()
         template = database_name(template_dsn)
         for number, (strategy, scenario, concurrency) in enumerate(cells, 1):
-            dsn = await server.create_database(prefix="chatkit_race", template=template)
-            try:
+            async with temporary_database(server, "chatkit_race", template=template) as dsn:
                 cell = await race_cell(dsn, strategy, scenario, concurrency, profile)
-            finally:
-                await server.drop_database(database_name(dsn))
             results.append(cell)
             if progress is not None:
                 progress(f"[{number}/{len(cells)}] {_progress_line(cell)}")
-    finally:
-        await server.drop_database(database_name(template_dsn))
     return results
 
 

@@ -35,6 +35,7 @@ from chatkit_pg.harness.provision import (
     database_name,
     pgbouncer_requested,
     start_server,
+    temporary_database,
 )
 from chatkit_pg.loadtest.orchestration.run import running_server
 from chatkit_pg.loadtest.server.settings import ServerSettings
@@ -57,14 +58,11 @@ async def fresh_database(
         migrate: run ``PostgresStore.create_schema`` on it before yielding. Leave it off when
             the code under test migrates (``chatkit-pg serve`` does at start).
     """
-    dsn = await server.create_database(prefix=prefix, template=template)
-    try:
+    async with temporary_database(server, prefix, template=template) as dsn:
         if migrate:
             async with PostgresStore(dsn, pool_size=1, max_overflow=0) as migrator:
                 await migrator.create_schema()
         yield dsn
-    finally:
-        await server.drop_database(database_name(dsn))
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from chatkit.types import (
 
 from chatkit_pg import DEFAULT_STRATEGY, STRATEGIES, NotFoundError, PostgresStore
 from chatkit_pg.dsn import mask_dsn
-from chatkit_pg.harness.provision import database_name, start_server
+from chatkit_pg.harness.provision import start_server, temporary_database
 from chatkit_pg.loadtest.orchestration.seed import seed_long_thread
 
 from ._common import add_dsn_option
@@ -38,7 +38,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _demo(server: Any, strategy: str, messages: int) -> int:
-    dsn = await server.create_database(prefix="chatkit_demo")
+    async with temporary_database(server, "chatkit_demo") as dsn:
+        return await _tour(dsn, strategy, messages)
+
+
+async def _tour(dsn: str, strategy: str, messages: int) -> int:
     store: PostgresStore[dict[str, str]] = PostgresStore(dsn, sort_key_strategy=strategy)
     alice, mallory = {"user_id": "alice"}, {"user_id": "mallory"}
     try:
@@ -80,4 +84,3 @@ async def _demo(server: Any, strategy: str, messages: int) -> int:
         return 0 if seen == messages else 1
     finally:
         await store.close()
-        await server.drop_database(database_name(dsn))

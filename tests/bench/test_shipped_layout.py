@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 
 from chatkit_pg.bench.variants import SHIPPED, VARIANTS, layout, unsupported_reason
-from chatkit_pg.harness.provision import database_name
+from chatkit_pg.harness.provision import temporary_database
 
 from ..conftest import StoreFactory
 from ..items import thread, user_message
@@ -47,8 +47,9 @@ async def test_the_shipped_variant_is_what_the_migrations_create(
 async def test_every_variant_is_a_different_layout(pg_server: Any, template_database: str) -> None:
     layouts: dict[str, dict[str, Any]] = {}
     for name, variant in VARIANTS.items():
-        dsn = await pg_server.create_database(prefix="chatkit_layout", template=template_database)
-        try:
+        async with temporary_database(
+            pg_server, "chatkit_layout", template=template_database
+        ) as dsn:
             conn = await asyncpg.connect(dsn)
             try:
                 reason = await unsupported_reason(conn, variant)
@@ -56,8 +57,6 @@ async def test_every_variant_is_a_different_layout(pg_server: Any, template_data
                 await conn.close()
             if reason is None:
                 layouts[name] = await _layout_after(dsn, variant.ddl)
-        finally:
-            await pg_server.drop_database(database_name(dsn))
     # Variants that need a build option (lz4) are left out where the server lacks it.
     assert set(layouts) >= {name for name, v in VARIANTS.items() if v.requires is None}
     names = list(layouts)

@@ -13,7 +13,13 @@ from collections.abc import AsyncIterator
 import pytest
 from helpers import mock_store
 
-from chatkit_pg.harness.provision import PostgresServer, database_name, flag, with_database
+from chatkit_pg.harness.provision import (
+    PostgresServer,
+    database_name,
+    flag,
+    temporary_database,
+    with_database,
+)
 
 ADMIN_DSN_ENV = "CHATKIT_PG_SDK_ADMIN_DSN"
 TEMPLATE_ENV = "CHATKIT_PG_SDK_TEMPLATE"
@@ -24,16 +30,15 @@ PGBOUNCER_ENV = "CHATKIT_PG_SDK_PGBOUNCER"
 @pytest.fixture(autouse=True)
 async def postgres_database() -> AsyncIterator[None]:
     server = PostgresServer(dsn=os.environ[ADMIN_DSN_ENV], provider="dsn")
-    dsn = await server.create_database(prefix="chatkit_sdk", template=os.environ[TEMPLATE_ENV])
-    name = database_name(dsn)
-    options = {"pgbouncer": True} if flag(PGBOUNCER_ENV) else {}
-    mock_store.current = mock_store.SlotDatabase(
-        with_database(os.environ[CLIENT_DSN_ENV], name), options
-    )
-    try:
-        yield
-    finally:
-        opened, mock_store.current = mock_store.current, None
-        for store in opened.stores:
-            await store.close()
-        await server.drop_database(name)
+    template = os.environ[TEMPLATE_ENV]
+    async with temporary_database(server, "chatkit_sdk", template=template) as dsn:
+        options = {"pgbouncer": True} if flag(PGBOUNCER_ENV) else {}
+        mock_store.current = mock_store.SlotDatabase(
+            with_database(os.environ[CLIENT_DSN_ENV], database_name(dsn)), options
+        )
+        try:
+            yield
+        finally:
+            opened, mock_store.current = mock_store.current, None
+            for store in opened.stores:
+                await store.close()

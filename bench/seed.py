@@ -22,17 +22,14 @@ from typing import Any, Final
 
 import asyncpg
 from chatkit.types import (
-    AssistantMessageContent,
-    AssistantMessageItem,
-    InferenceOptions,
     ThreadItem,
     ThreadMetadata,
-    UserMessageItem,
-    UserMessageTextContent,
     WidgetItem,
 )
 from pydantic import TypeAdapter
 from tqdm import tqdm
+
+from chatkit_pg.harness.items import assistant_message, user_message
 
 from .profiles import Profile
 
@@ -120,20 +117,13 @@ def make_item(
         cycle = (position // WIDGET_PERIOD) % len(WIDGET_SIZES_KB)
         return _widget(rng, thread_id, item_id, created_at, WIDGET_SIZES_KB[cycle] * 1024)
     if position % 2 == 0:
-        return UserMessageItem(
-            id=item_id,
-            thread_id=thread_id,
-            created_at=created_at,
-            content=[UserMessageTextContent(text=_text(rng, rng.randint(20, 240)))],
-            inference_options=InferenceOptions(),
+        return user_message(
+            item_id, thread_id, _text(rng, rng.randint(20, 240)), created_at=created_at
         )
     if not periodic and rng.random() < WIDGET_SHARE:
         return _widget(rng, thread_id, item_id, created_at, rng.randint(5 * 1024, 20 * 1024))
-    return AssistantMessageItem(
-        id=item_id,
-        thread_id=thread_id,
-        created_at=created_at,
-        content=[AssistantMessageContent(text=_text(rng, rng.randint(1024, 4096)))],
+    return assistant_message(
+        item_id, thread_id, _text(rng, rng.randint(1024, 4096)), created_at=created_at
     )
 
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from .dsn import SECRET_PARAMETERS, mask_dsn
+from .dsn import SECRET_PARAMETERS, redact
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def async_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
         raise ValueError(
-            f"not a PostgreSQL URL: {mask_dsn(url)!r} "
+            f"not a PostgreSQL URL: {redact(url)!r} "
             "(expected postgresql://user:password@host:5432/database or postgresql+asyncpg://...)"
         )
     return f"postgresql+asyncpg://{rest}"
@@ -140,7 +140,7 @@ def parse_url(url: str) -> ConnectionTarget:
             supported = sorted(ASYNCPG_URL_PARAMETERS | MAPPED_URL_PARAMETERS)
             shown = "***" if key in SECRET_PARAMETERS else value
             raise ValueError(
-                f"unsupported connection URL parameter {key}={shown!r} in {mask_dsn(url)!r}: "
+                f"unsupported connection URL parameter {key}={shown!r} in {redact(url)!r}: "
                 f"asyncpg cannot honour it. Supported: {', '.join(supported)}; also "
                 + ", ".join(f"{k}={'|'.join(v)}" for k, v in DEFAULT_ONLY_PARAMETERS.items())
             )

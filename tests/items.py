@@ -46,6 +46,8 @@ from chatkit.types import (
     WorkflowItem,
 )
 
+from chatkit_pg.harness import items as harness_items
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from chatkit import widgets
@@ -71,13 +73,9 @@ def thread(thread_id: str, *, created_at: datetime | None = None, **fields: Any)
 def user_message(
     item_id: str, thread_id: str, text: str = "hello", **fields: Any
 ) -> UserMessageItem:
-    return UserMessageItem(
-        id=item_id,
-        thread_id=thread_id,
-        created_at=fields.pop("created_at", at(1)),
-        content=[UserMessageTextContent(text=text)],
-        inference_options=InferenceOptions(),
-        **fields,
+    """The harness's user message, at ``at(1)`` unless ``created_at`` says otherwise."""
+    return harness_items.user_message(
+        item_id, thread_id, text, created_at=fields.pop("created_at", at(1)), **fields
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import pytest
 
-from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.dsn import redact
 from chatkit_pg.harness.catalog import write_strategy_catalog
 from chatkit_pg.harness.provision import PostgresServer, start_server
 from chatkit_pg.harness.results import RunFolder, git_commit, package_versions
@@ -172,7 +172,7 @@ def conditions(
     """What every result file carries: machine, versions, commit, PostgreSQL, profile."""
     facts = results.record_conditions(
         "bench",
-        {"profile": profile.name, "database": mask_dsn(pg_server.dsn)},
+        {"profile": profile.name, "database": redact(pg_server.dsn)},
         postgres=pytestconfig.stash[_SERVER_INFO],
     )
     pytestconfig.stash[_CONDITIONS] = facts

@@ -154,7 +154,7 @@ class RunFolder:
 
         Every result file carries its conditions, so a figure never travels without them.
         Never put a DSN with a password into ``conditions``: mask it first
-        (:func:`chatkit_pg.dsn.mask_dsn`).
+        (:func:`chatkit_pg.dsn.redact`).
         """
         return write_json(self.file(name), payload, conditions)
 

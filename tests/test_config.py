@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from chatkit_pg import STRATEGIES, PostgresStore
-from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.dsn import redact
 from chatkit_pg.engine import async_url
 
 from .items import thread
@@ -43,9 +43,9 @@ def test_bad_url_is_a_clear_error_without_the_password(bad: str) -> None:
     assert "secret" not in str(info.value)
 
 
-def test_mask_dsn() -> None:
-    assert mask_dsn("postgresql://u:hunter2@h/d") == "postgresql://u:***@h/d"
-    assert "hunter2" not in mask_dsn("postgresql://u@h/d?password=hunter2")
+def test_redact_a_url() -> None:
+    assert redact("postgresql://u:hunter2@h/d") == "postgresql://u:***@h/d"
+    assert "hunter2" not in redact("postgresql://u@h/d?password=hunter2")
 
 
 @pytest.mark.parametrize(
@@ -57,8 +57,8 @@ def test_mask_dsn() -> None:
         ("host=h sslpassword=hunter2 sslmode=require", "host=h sslpassword=*** sslmode=require"),
     ],
 )
-def test_mask_dsn_libpq_keywords(given: str, expected: str) -> None:
-    assert mask_dsn(given) == expected
+def test_redact_libpq_keywords(given: str, expected: str) -> None:
+    assert redact(given) == expected
 
 
 @pytest.mark.parametrize(
@@ -68,8 +68,8 @@ def test_mask_dsn_libpq_keywords(given: str, expected: str) -> None:
         "postgresql://u:hunter2@h/d?sslpassword=hunter2&sslmode=require",
     ],
 )
-def test_mask_dsn_sslpassword_in_the_query(dsn: str) -> None:
-    masked = mask_dsn(dsn)
+def test_redact_sslpassword_in_the_query(dsn: str) -> None:
+    masked = redact(dsn)
     assert "hunter2" not in masked
     assert masked.startswith("postgresql://u") and "@h/d?" in masked
     assert "sslmode=require" in masked and "sslpassword=" in masked

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from chatkit_pg.bench.profiles import PROFILES
-from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.dsn import redact
 from chatkit_pg.harness.provision import to_libpq_url
 from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import DSN_ENV
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         "-q",
         *extra,
     ]
-    where = mask_dsn(args.dsn) if args.dsn else "embedded PostgreSQL"
+    where = redact(args.dsn) if args.dsn else "embedded PostgreSQL"
     print(
         f"chatkit-pg bench: profile {args.profile} on {where}; results in {folder.path}",
         flush=True,

@@ -12,7 +12,7 @@ from chatkit.types import (
 )
 
 from chatkit_pg import DEFAULT_STRATEGY, STRATEGIES, NotFoundError, PostgresStore
-from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.dsn import redact
 from chatkit_pg.harness.provision import start_server, temporary_database
 from chatkit_pg.loadtest.orchestration.seed import seed_long_thread
 
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     with start_server(dsn=args.dsn) as server:
-        print(f"database: {server.provider} at {mask_dsn(server.dsn)}")
+        print(f"database: {server.provider} at {redact(server.dsn)}")
         return asyncio.run(_demo(server, args.strategy, args.messages))
 
 

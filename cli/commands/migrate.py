@@ -6,7 +6,7 @@ import argparse
 import asyncio
 
 from chatkit_pg import migrate
-from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.dsn import redact
 from chatkit_pg.engine import PoolOptions, create_engine
 from chatkit_pg.harness.vocabulary import DSN_ENV
 
@@ -45,5 +45,5 @@ async def _migrate(dsn: str, revision: str, down: bool) -> int:
         after = await migrate.current_revision(engine)
     finally:
         await engine.dispose()
-    print(f"{mask_dsn(dsn)}: {before or 'empty'} -> {after or 'base'}")
+    print(f"{redact(dsn)}: {before or 'empty'} -> {after or 'base'}")
     return 0

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.dsn import redact
 from chatkit_pg.harness.provision import start_server
 from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import DSN_ENV
@@ -116,10 +116,10 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with start_server(dsn=args.dsn) as server:
         print(f"results: {folder.path}", flush=True)
-        print(f"database: {server.provider} at {mask_dsn(server.dsn)}", flush=True)
+        print(f"database: {server.provider} at {redact(server.dsn)}", flush=True)
         folder.record_conditions(
             "run",
-            {"profile": args.profile, "database": mask_dsn(server.dsn), "stages": stages},
+            {"profile": args.profile, "database": redact(server.dsn), "stages": stages},
             postgres=asyncio.run(server.server_info()),
         )
         # The DSN travels in the environment: a password never shows on a command line.

@@ -6,7 +6,7 @@ import argparse
 import os
 import signal
 
-from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.dsn import redact
 from chatkit_pg.harness.provision import start_server
 from chatkit_pg.loadtest.server.settings import (
     ServerSettings,
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         os.environ.update(settings.to_env())
         print(
             f"serving ChatKit on http://{args.host}:{args.port}/chatkit "
-            f"({args.workers} worker(s), strategy {settings.strategy}, db {mask_dsn(dsn)})",
+            f"({args.workers} worker(s), strategy {settings.strategy}, db {redact(dsn)})",
             flush=True,
         )
         # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into an exception

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.dsn import redact
 
 if TYPE_CHECKING:
     from .pgbouncer import PgBouncer
@@ -34,7 +34,7 @@ def to_libpq_url(dsn: str) -> str:
     scheme, sep, rest = dsn.partition("://")
     if not sep or scheme.split("+")[0] not in ("postgresql", "postgres"):
         raise ValueError(
-            f"not a PostgreSQL URL: {mask_dsn(dsn)!r} (expected postgresql://user:pass@host/db)"
+            f"not a PostgreSQL URL: {redact(dsn)!r} (expected postgresql://user:pass@host/db)"
         )
     return f"postgresql://{rest}"
 

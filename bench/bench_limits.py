@@ -27,7 +27,7 @@ from chatkit_pg.engine import async_url
 from chatkit_pg.harness.provision import ProvisioningError
 from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import (
-    ADD_ITEM_COUNTER_SQL,
+    ADD_ITEM_COUNTER_SQL_LABEL,
     ADD_THREAD_ITEM,
     BEGIN_SELECT_INSERT_COMMIT,
     LIMIT,
@@ -146,7 +146,7 @@ def test_raw_asyncpg_counter_sql(
         lambda: (limits.raw, baselines.item_params(thread_id, USER, limits.item(thread_id))),
         baselines.raw_counter_insert,
         RAW_ASYNCPG,
-        ADD_ITEM_COUNTER_SQL,
+        ADD_ITEM_COUNTER_SQL_LABEL,
     )
 
 
@@ -186,7 +186,7 @@ def test_sqlalchemy_core_counter_sql(
         lambda: (limits.engine, baselines.item_params(thread_id, USER, limits.item(thread_id))),
         baselines.core_counter_insert,
         SQLALCHEMY_CORE,
-        ADD_ITEM_COUNTER_SQL,
+        ADD_ITEM_COUNTER_SQL_LABEL,
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from chatkit_pg.harness.vocabulary import (
-    ADD_ITEM_COUNTER_SQL,
+    ADD_ITEM_COUNTER_SQL_LABEL,
     ADD_THREAD_ITEM,
     HOT_THREAD,
     ITEMS_PAGE,
@@ -65,7 +65,9 @@ def _find(entries: Iterable[dict[str, Any]], **match: Any) -> dict[str, Any] | N
 
 def _python_layer(entries: list[dict[str, Any]]) -> dict[str, Any]:
     store = _find(entries, kind=LIMIT, method=STORE, query=ADD_THREAD_ITEM, concurrency=1)
-    raw = _find(entries, kind=LIMIT, method=RAW_ASYNCPG, query=ADD_ITEM_COUNTER_SQL, concurrency=1)
+    raw = _find(
+        entries, kind=LIMIT, method=RAW_ASYNCPG, query=ADD_ITEM_COUNTER_SQL_LABEL, concurrency=1
+    )
     orm = _find(entries, kind=LIMIT, method=ORM_SKETCH, concurrency=1)
     store_ops = _ops(store) if store else None
     raw_ops = _ops(raw) if raw else None

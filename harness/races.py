@@ -8,10 +8,12 @@ pages in both orders) and judged against the strategy's own promises
 (``STRATEGIES[name].guarantees``): a cell is checked, not only timed.
 
 * :func:`race_cell` -- one cell on one migrated database: its matrix row and its problems.
+* :func:`plan_races` -- the checked choice of strategies, scenarios and writer counts.
 * :func:`race_matrix` -- every cell on a :class:`PostgresServer`, each on a fresh database.
+* :func:`produce_race_matrix` -- the same, written into a run folder (``races/race_matrix.json``
+  with its conditions, and ``strategies.json``); what ``chatkit-pg races`` runs.
 
-``chatkit-pg races`` writes the rows to ``races/race_matrix.json``; the race tests
-(``tests/concurrency``) run the same cells and assert that no promise was broken.
+The race tests (``tests/concurrency``) run the same cells and assert that no promise was broken.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 import asyncpg
@@ -36,9 +39,12 @@ from chatkit.types import (
 )
 
 from chatkit_pg import STRATEGIES, PostgresStore
+from chatkit_pg.dsn import redact
 from chatkit_pg.strategies import Guarantees
 
+from .catalog import write_strategy_catalog
 from .provision import PostgresServer, database_name, temporary_database
+from .results import RunFolder
 from .vocabulary import HOT_THREAD, RACE_FULL_ENV, SCENARIOS, SPREAD
 
 ALICE: Final = {"user_id": "alice"}
@@ -411,6 +417,68 @@ async def race_cell(
     return CellResult(row=row, problems=problems, stored_rows=check.rows)
 
 
+@dataclass(frozen=True)
+class RacePlan:
+    """The cells of one race matrix, every name and writer count checked (see
+    :func:`plan_races`)."""
+
+    profile: Profile
+    strategies: tuple[str, ...]
+    scenarios: tuple[str, ...]
+
+    @property
+    def cells(self) -> list[tuple[str, str, int]]:
+        """``(strategy, scenario, concurrency)`` in matrix order."""
+        return [
+            (s, sc, n)
+            for s in self.strategies
+            for sc in self.scenarios
+            for n in self.profile.concurrency
+        ]
+
+    def facts(self) -> dict[str, Any]:
+        """What the run's conditions say about this plan."""
+        return {
+            "profile": self.profile.name,
+            "concurrency": list(self.profile.concurrency),
+            "rounds": self.profile.rounds,
+            "adds_per_writer": self.profile.adds_per_writer,
+            "strategies": list(self.strategies),
+            "scenarios": list(self.scenarios),
+        }
+
+
+def plan_races(
+    profile: Profile = QUICK,
+    strategies: Sequence[str] | None = None,
+    scenarios: Sequence[str] | None = None,
+) -> RacePlan:
+    """The race matrix to run: ``strategies`` and ``scenarios`` default to every one.
+
+    Cheap and offline, so a caller can check a user's choice before any server starts.
+
+    Raises:
+        ValueError: an unknown strategy or scenario (all of them named, with the known
+            ones), or a writer count beyond :data:`CONNECTION_BUDGET`.
+    """
+    chosen_strategies = _known("strategies", strategies, tuple(STRATEGIES))
+    chosen_scenarios = _known("scenarios", scenarios, SCENARIOS)
+    bad = [n for n in profile.concurrency if not 1 <= n <= CONNECTION_BUDGET]
+    if bad:
+        shown = ", ".join(map(str, bad))
+        raise ValueError(f"concurrency must be 1..{CONNECTION_BUDGET}, got {shown}")
+    return RacePlan(profile, chosen_strategies, chosen_scenarios)
+
+
+def _known(what: str, given: Sequence[str] | None, known: tuple[str, ...]) -> tuple[str, ...]:
+    """``given`` (default: every known name), refused whole if any name is unknown."""
+    chosen = tuple(given) if given else known
+    unknown = [name for name in chosen if name not in known]
+    if unknown:
+        raise ValueError(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(known)}")
+    return chosen
+
+
 async def race_matrix(
     server: PostgresServer,
     profile: Profile = QUICK,
@@ -421,19 +489,11 @@ async def race_matrix(
 ) -> list[CellResult]:
     """Every cell (strategy x scenario x ``profile.concurrency``) on ``server``, in that order.
 
-    Each cell gets a fresh database copied from one migrated template; every database made
-    here is dropped afterwards. ``progress`` (e.g. ``print``) receives one line per cell.
+    The choice is checked (:func:`plan_races`) before any database is made. Each cell gets
+    a fresh database copied from one migrated template; every database made here is dropped
+    afterwards. ``progress`` (e.g. ``print``) receives one line per cell.
     """
-    names = list(STRATEGIES) if strategies is None else list(strategies)
-    unknown = [name for name in names if name not in STRATEGIES]
-    if unknown:
-        raise ValueError(f"unknown strategies {unknown}; choose from {', '.join(STRATEGIES)}")
-    for scenario in scenarios:
-        scenario_threads(scenario, 1)  # an unknown scenario fails before any database is made
-    for writers in profile.concurrency:
-        pool_plan(writers)  # and so does a concurrency beyond the connection budget
-    cells = [(s, sc, n) for s in names for sc in scenarios for n in profile.concurrency]
-
+    cells = plan_races(profile, strategies, scenarios).cells
     results: list[CellResult] = []
     async with temporary_database(server, "chatkit_race_template") as template_dsn:
         async with PostgresStore(template_dsn, pool_size=1, max_overflow=0) as migrator:
@@ -446,6 +506,46 @@ async def race_matrix(
             if progress is not None:
                 progress(f"[{number}/{len(cells)}] {_progress_line(cell)}")
     return results
+
+
+def clear_race_matrix(folder: RunFolder) -> Path:
+    """Remove a race matrix a previous run left in ``folder`` and return its path: a failed
+    run must never leave a matrix it did not write."""
+    matrix = folder.path / RunFolder.RACE_MATRIX_FILE
+    matrix.unlink(missing_ok=True)
+    return matrix
+
+
+async def produce_race_matrix(
+    server: PostgresServer,
+    folder: RunFolder,
+    plan: RacePlan,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> list[CellResult]:
+    """Race ``plan`` on ``server`` and write the results into ``folder``.
+
+    Writes the ``races`` section of ``conditions.json``, ``strategies.json`` and
+    ``races/race_matrix.json`` (every row, and the broken promises by cell).
+    """
+    clear_race_matrix(folder)
+    facts = {**plan.facts(), "database": redact(server.dsn)}
+    conditions = folder.record_conditions("races", facts, postgres=await server.server_info())
+    write_strategy_catalog(folder, conditions)
+    cells = await race_matrix(
+        server,
+        plan.profile,
+        strategies=plan.strategies,
+        scenarios=plan.scenarios,
+        progress=progress,
+    )
+    problems = {cell.label: cell.problems for cell in cells if cell.problems}
+    folder.write_json(
+        RunFolder.RACE_MATRIX_FILE,
+        {"rows": [cell.row for cell in cells], "problems": problems},
+        conditions,
+    )
+    return cells
 
 
 def _progress_line(cell: CellResult) -> str:

@@ -87,21 +87,22 @@ LIMIT_TITLES: Final = {
     SQLALCHEMY_CORE: "SQLAlchemy Core",
     ORM_SKETCH: "ORM (design sketch)",
 }
-# The SQL each insert path runs (extra_info["query"] of LIMIT).
-ADD_ITEM_COUNTER_SQL: Final = "add_item_counter_sql"  # the store's one statement
+# Labels of the SQL each insert path runs (extra_info["query"] of LIMIT), not the SQL itself:
+# ADD_ITEM_COUNTER_SQL_LABEL names store/sql.py's ADD_ITEM_COUNTER_SQL, the store's statement.
+ADD_ITEM_COUNTER_SQL_LABEL: Final = "add_item_counter_sql"
 BEGIN_SELECT_INSERT_COMMIT: Final = "begin_select_insert_commit"
 SESSION_GET_ADD_COMMIT: Final = "session_get_add_commit"
 LIMIT_PATHS: Final = (
     (RAW_ASYNCPG, BEGIN_SELECT_INSERT_COMMIT),
-    (RAW_ASYNCPG, ADD_ITEM_COUNTER_SQL),
+    (RAW_ASYNCPG, ADD_ITEM_COUNTER_SQL_LABEL),
     (SQLALCHEMY_CORE, BEGIN_SELECT_INSERT_COMMIT),
-    (SQLALCHEMY_CORE, ADD_ITEM_COUNTER_SQL),
+    (SQLALCHEMY_CORE, ADD_ITEM_COUNTER_SQL_LABEL),
     (ORM_SKETCH, SESSION_GET_ADD_COMMIT),
     (STORE, ADD_THREAD_ITEM),
 )
 # Some layers run two insert paths, told apart by extra_info["query"].
 LIMIT_QUERY_TITLES: Final = {
-    ADD_ITEM_COUNTER_SQL: "the store's statement",
+    ADD_ITEM_COUNTER_SQL_LABEL: "the store's statement",
     BEGIN_SELECT_INSERT_COMMIT: "BEGIN/SELECT/INSERT/COMMIT",
 }
 

@@ -9,12 +9,19 @@ moment happen on purpose instead of hoping to catch it:
   stuck waiting for it while the test watches the writers;
 * an idle transaction holds a lock on the items table, so the swap's lock request times out
   and is retried while the test watches the writers.
+
+Each test waits until the server shows that moment (pg_stat_progress_create_index,
+pg_stat_activity), never for a fixed time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -24,6 +31,8 @@ from chatkit_pg import PostgresStore, migrate
 from chatkit_pg.bench.variants import layout
 from chatkit_pg.harness.online_upgrade import WRITER_CONTEXT, Appender, recorded_lock_holds
 from chatkit_pg.harness.races import race_thread, user_message
+
+from .concurrency.harness import Probe, wait_done_or_blocked
 
 pytestmark = pytest.mark.no_pgbouncer("the test holds transactions open on direct connections")
 
@@ -92,72 +101,126 @@ async def _check_result(store: PostgresStore[Any], appender: Appender, fresh_dsn
     assert [item.id for item in page.data] == [f"msg_3_{n}" for n in range(10, 15)]
 
 
-async def _concurrent_index_build_waiting(monitor: asyncpg.Connection) -> bool:
-    return bool(
-        await monitor.fetchval(
-            """SELECT count(*) FROM pg_stat_activity
-                WHERE query LIKE 'CREATE UNIQUE INDEX CONCURRENTLY%'
-                  AND wait_event_type = 'Lock'"""
+@dataclass
+class _Scene:
+    """A database at 0001 with data, writers appending, and two direct connections: one to
+    hold a transaction the upgrade must wait for, one to watch the server."""
+
+    store: PostgresStore[Any]
+    appender: Appender
+    holder: asyncpg.Connection
+    monitor: asyncpg.Connection
+
+
+@asynccontextmanager
+async def _writers_on_0001(dsn: str) -> AsyncIterator[_Scene]:
+    store = await _at_0001_with_data(dsn)
+    holder = await asyncpg.connect(dsn)
+    monitor = await asyncpg.connect(dsn)
+    scene = _Scene(store, Appender(store, writers=2), holder, monitor)
+    try:
+        await scene.appender.start()
+        yield scene
+    finally:
+        await holder.close()  # first: it releases whatever the writers wait for
+        await scene.appender.stop()
+        await monitor.close()
+        await store.close()
+
+
+async def _until_stuck(
+    upgrading: asyncio.Task[None], scene: _Scene, probe: Probe, what: str
+) -> None:
+    """Wait until the server shows the upgrade ``what`` (``probe``); fail if it finished."""
+    state = await wait_done_or_blocked(upgrading, scene.monitor, WAIT_S, probe, what)
+    if state == "done":
+        upgrading.result()  # raises the upgrade's own error, if it failed
+        raise AssertionError(f"the upgrade finished instead of being {what}")
+
+
+def _building_index_waits_for_snapshot_of(pid: int) -> Probe:
+    """CREATE INDEX CONCURRENTLY waits for the snapshot of session ``pid`` to go."""
+
+    async def probe(monitor: asyncpg.Connection) -> bool:
+        waiting = await monitor.fetchval(
+            """SELECT count(*) FROM pg_stat_progress_create_index
+                WHERE datname = current_database()
+                  AND phase = 'waiting for old snapshots' AND current_locker_pid = $1""",
+            pid,
         )
-    )
+        return bool(waiting)
+
+    return probe
+
+
+def _swap_retries_behind(pid: int) -> Probe:
+    """A second lock request of the swap waits behind session ``pid``: the first timed out.
+
+    Each attempt is a new LOCK TABLE statement, told apart by its ``query_start``.
+    """
+    first_request: list[datetime] = []
+
+    async def probe(monitor: asyncpg.Connection) -> bool:
+        requested = await monitor.fetchval(
+            """SELECT query_start FROM pg_stat_activity
+                WHERE datname = current_database() AND query LIKE 'LOCK TABLE %'
+                  AND $1 = ANY(pg_blocking_pids(pid))""",
+            pid,
+        )
+        if requested is None:
+            return False
+        if not first_request:
+            first_request.append(requested)
+        return bool(requested != first_request[0])
+
+    return probe
 
 
 async def test_writers_append_while_the_indexes_are_built(
     empty_database_dsn: str, database_dsn: str
 ) -> None:
-    store = await _at_0001_with_data(empty_database_dsn)
-    appender = Appender(store, writers=2)
-    old_snapshot = await asyncpg.connect(empty_database_dsn)
-    monitor = await asyncpg.connect(empty_database_dsn)
-    try:
-        await appender.start()
-        await old_snapshot.execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1")
+    async with _writers_on_0001(empty_database_dsn) as scene:
+        await scene.holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1")
         with recorded_lock_holds() as holds:
-            upgrading = asyncio.create_task(migrate.upgrade(store.engine))
-            await _eventually(
-                lambda: _concurrent_index_build_waiting(monitor),
+            upgrading = asyncio.create_task(migrate.upgrade(scene.store.engine))
+            await _until_stuck(
+                upgrading,
+                scene,
+                _building_index_waits_for_snapshot_of(scene.holder.get_server_pid()),
                 "CREATE INDEX CONCURRENTLY waiting for the old snapshot",
             )
-            await _writers_progress(appender, f"{PROGRESS} appends during the index build")
+            await _writers_progress(scene.appender, f"{PROGRESS} appends during the index build")
             assert not upgrading.done()
-            await old_snapshot.execute("COMMIT")
+            await scene.holder.execute("COMMIT")
             await asyncio.wait_for(upgrading, WAIT_S)
-        await _writers_progress(appender, "appends after the upgrade")
-        await appender.stop()
+        await _writers_progress(scene.appender, "appends after the upgrade")
+        await scene.appender.stop()
         # One write-blocking transaction, the swap, and it got its locks at once.
         assert [hold.attempt for hold in holds] == [1]
-        await _check_result(store, appender, database_dsn)
-    finally:
-        await old_snapshot.close()
-        await monitor.close()
-        await store.close()
+        await _check_result(scene.store, scene.appender, database_dsn)
 
 
 async def test_the_swap_gives_way_to_a_long_transaction_instead_of_queueing_writers(
     empty_database_dsn: str, database_dsn: str
 ) -> None:
-    store = await _at_0001_with_data(empty_database_dsn)
-    appender = Appender(store, writers=2)
-    long_transaction = await asyncpg.connect(empty_database_dsn)
-    try:
-        await appender.start()
+    async with _writers_on_0001(empty_database_dsn) as scene:
         # Idle in transaction with a lock the swap's ACCESS EXCLUSIVE request conflicts with;
         # READ COMMITTED and simple protocol, so it holds no snapshot the builds wait for.
-        await long_transaction.execute(
-            "BEGIN; LOCK TABLE chatkit_thread_items IN ACCESS SHARE MODE"
-        )
+        await scene.holder.execute("BEGIN; LOCK TABLE chatkit_thread_items IN ACCESS SHARE MODE")
         with recorded_lock_holds() as holds:
-            upgrading = asyncio.create_task(migrate.upgrade(store.engine))
+            upgrading = asyncio.create_task(migrate.upgrade(scene.store.engine))
             # Each lock request times out (2 s) and is retried: between attempts the
             # writers, queued behind the request, get through.
-            await asyncio.sleep(5)
+            await _until_stuck(
+                upgrading,
+                scene,
+                _swap_retries_behind(scene.holder.get_server_pid()),
+                "retrying the swap's lock request behind the long transaction",
+            )
             assert not upgrading.done()
-            await _writers_progress(appender, "appends while the swap keeps retrying")
-            await long_transaction.execute("COMMIT")
+            await _writers_progress(scene.appender, "appends while the swap keeps retrying")
+            await scene.holder.execute("COMMIT")
             await asyncio.wait_for(upgrading, WAIT_S)
-        await appender.stop()
+        await scene.appender.stop()
         assert len(holds) == 1 and holds[0].attempt >= 2
-        await _check_result(store, appender, database_dsn)
-    finally:
-        await long_transaction.close()
-        await store.close()
+        await _check_result(scene.store, scene.appender, database_dsn)

@@ -2,10 +2,11 @@
 
 Runs the volume-race producer (:mod:`chatkit_pg.harness.races`) directly: every cell races
 N writers on a fresh database and is judged against its strategy's own promises, not only
-timed. Writes ``conditions.json`` (its ``races`` section), ``strategies.json`` and
-``races/race_matrix.json`` into the run folder, prints the table, and exits 1 when any cell
-broke its strategy's promises. Needs no source checkout: the other race tests are pytest's
-(``pytest tests/concurrency -m race`` from a checkout).
+timed. The producer checks the choice and writes ``conditions.json`` (its ``races``
+section), ``strategies.json`` and ``races/race_matrix.json`` into the run folder; this
+command prints the table and exits 1 when any cell broke its strategy's promises. Needs no
+source checkout: the other race tests are pytest's (``pytest tests/concurrency -m race``
+from a checkout).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.dsn import redact
 from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import RACE_FULL_ENV, SCENARIOS
 
@@ -26,7 +27,7 @@ from ._common import add_dsn_option
 
 if TYPE_CHECKING:
     from chatkit_pg.harness.provision import PostgresServer
-    from chatkit_pg.harness.races import CellResult, Profile
+    from chatkit_pg.harness.races import CellResult, RacePlan
 
 ORDER = 20
 COLUMNS = (
@@ -100,22 +101,19 @@ def _counts(text: str) -> tuple[int, ...]:
 def run(args: argparse.Namespace) -> int:
     # Imported here: the producer brings chatkit and SQLAlchemy, which `--help` never needs.
     from chatkit_pg.harness.provision import ProvisioningError, start_server
-    from chatkit_pg.harness.races import CONNECTION_BUDGET, FULL, QUICK
-    from chatkit_pg.strategies import STRATEGIES
+    from chatkit_pg.harness.races import FULL, QUICK, clear_race_matrix, plan_races
 
     profile = FULL if args.full else QUICK
     if args.concurrency:
-        bad = [n for n in args.concurrency if not 1 <= n <= CONNECTION_BUDGET]
-        if bad:
-            raise SystemExit(f"chatkit-pg races: --concurrency must be 1..{CONNECTION_BUDGET}")
         profile = replace(profile, concurrency=args.concurrency)
-    # Checked here as well as by the producer: a typo fails before a database starts.
-    strategies = _chosen("strategies", args.strategies, list(STRATEGIES))
-    scenarios = _chosen("scenarios", args.scenarios, list(SCENARIOS))
+    try:
+        # The producer checks the choice; offline, so a typo fails before a database starts.
+        plan = plan_races(profile, args.strategies, args.scenarios)
+    except ValueError as exc:
+        raise SystemExit(f"chatkit-pg races: {exc}") from None
 
     folder = RunFolder.at(args.results)
-    matrix = folder.path / RunFolder.RACE_MATRIX_FILE
-    matrix.unlink(missing_ok=True)  # never leave a matrix this run did not write
+    matrix = clear_race_matrix(folder)
     try:
         server = start_server(dsn=args.dsn)
     except (ProvisioningError, ValueError) as exc:
@@ -124,19 +122,10 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"races: {profile.name} profile (N = {', '.join(map(str, profile.concurrency))}; "
             f"{profile.rounds} rounds) on {server.provider} PostgreSQL at "
-            f"{mask_dsn(server.dsn)}; results in {folder.path}",
+            f"{redact(server.dsn)}; results in {folder.path}",
             flush=True,
         )
-        facts = {
-            "profile": profile.name,
-            "concurrency": list(profile.concurrency),
-            "rounds": profile.rounds,
-            "adds_per_writer": profile.adds_per_writer,
-            "strategies": strategies,
-            "scenarios": scenarios,
-            "database": mask_dsn(server.dsn),
-        }
-        cells = asyncio.run(_race(server, folder, facts, profile, strategies, scenarios))
+        cells = asyncio.run(_race(server, folder, plan))
 
     rows = [cell.row for cell in cells]
     print(format_table(rows))
@@ -150,44 +139,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _chosen(what: str, given: list[str] | None, known: list[str]) -> list[str]:
-    """``given`` (default: every known name), refused whole if any name is unknown."""
-    chosen = given or known
-    unknown = [name for name in chosen if name not in known]
-    if unknown:
-        raise SystemExit(
-            f"chatkit-pg races: unknown {what} {', '.join(unknown)}; choose from {', '.join(known)}"
-        )
-    return chosen
+async def _race(server: PostgresServer, folder: RunFolder, plan: RacePlan) -> list[CellResult]:
+    from chatkit_pg.harness.races import produce_race_matrix
 
-
-async def _race(
-    server: PostgresServer,
-    folder: RunFolder,
-    facts: dict[str, Any],
-    profile: Profile,
-    strategies: list[str],
-    scenarios: list[str],
-) -> list[CellResult]:
-    from chatkit_pg.harness.catalog import write_strategy_catalog
-    from chatkit_pg.harness.races import race_matrix
-
-    conditions = folder.record_conditions("races", facts, postgres=await server.server_info())
-    write_strategy_catalog(folder, conditions)
-    cells = await race_matrix(
-        server,
-        profile,
-        strategies=strategies,
-        scenarios=scenarios,
-        progress=lambda line: print(line, flush=True),
+    return await produce_race_matrix(
+        server, folder, plan, progress=lambda line: print(line, flush=True)
     )
-    problems = {cell.label: cell.problems for cell in cells if cell.problems}
-    folder.write_json(
-        RunFolder.RACE_MATRIX_FILE,
-        {"rows": [cell.row for cell in cells], "problems": problems},
-        conditions,
-    )
-    return cells
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:

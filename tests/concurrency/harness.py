@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import asyncpg
@@ -69,23 +70,37 @@ class ArrivalBarrier:
             self._open.set()
 
 
+# A check of the server's state through a monitor connection: True once it holds.
+Probe = Callable[[asyncpg.Connection], Awaitable[bool]]
+
+
+async def any_lock_wait(monitor: asyncpg.Connection) -> bool:
+    """Whether a session of the monitor's database waits on a lock."""
+    waiting = await monitor.fetchval(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    return bool(waiting)
+
+
 async def wait_done_or_blocked(
-    task: asyncio.Task[Any], monitor: asyncpg.Connection, within: float = 10.0
+    task: asyncio.Task[Any],
+    monitor: asyncpg.Connection,
+    within: float = 10.0,
+    blocked: Probe = any_lock_wait,
+    what: str = "blocked on a lock",
 ) -> str:
-    """Wait until ``task`` finished (``"done"``) or a session of the monitor's database waits
-    on a lock (``"blocked"``), whichever comes first."""
+    """Wait until ``task`` finished (``"done"``) or the ``blocked`` probe holds
+    (``"blocked"``; by default: a session of the monitor's database waits on a lock),
+    whichever comes first; TimeoutError saying ``what`` was awaited after ``within`` s."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if task.done():
             return "done"
-        waiting = await monitor.fetchval(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        if waiting:
+        if await blocked(monitor):
             return "blocked"
         await asyncio.sleep(0.01)
-    raise TimeoutError(f"the task neither finished nor blocked on a lock within {within} s")
+    raise TimeoutError(f"the task neither finished nor {what} within {within} s")
 
 
 async def orphan_items(conn: asyncpg.Connection) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC
 from typing import Any
 
@@ -23,6 +24,35 @@ pytestmark = pytest.mark.race
 
 USERS = ("alice", "bob", "carol", "dave")
 THREAD_IDS = 20
+
+
+class _SessionCounter:
+    """Server sessions open at once, counted exactly at asyncpg.connect.
+
+    A session counts from the moment its connect starts (the server may have it before the
+    call returns) until the connect fails or asyncpg reports the connection closed.
+    """
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.peak = 0
+
+    def wrap(self, connect: Callable[..., Awaitable[asyncpg.Connection]]) -> Any:
+        async def counted(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+            self.open += 1
+            self.peak = max(self.peak, self.open)
+            try:
+                conn = await connect(*args, **kwargs)
+            except BaseException:
+                self.open -= 1
+                raise
+            conn.add_termination_listener(self._closed)
+            return conn
+
+        return counted
+
+    def _closed(self, _conn: object) -> None:
+        self.open -= 1
 
 
 async def test_users_creating_one_thread_id_at_once_one_wins(make_store: StoreFactory) -> None:
@@ -95,7 +125,7 @@ async def test_second_creator_waits_for_the_first_and_is_refused(
     "the server sees PgBouncer's connections, and pgbouncer=True sends no application_name"
 )
 async def test_first_use_by_many_coroutines_opens_one_bounded_pool(
-    make_store: StoreFactory, monitor: asyncpg.Connection
+    make_store: StoreFactory, monitor: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     setup = await make_store(pool_size=1, max_overflow=0)
     await setup.save_thread(thread("t"), {"user_id": "alice"})
@@ -107,8 +137,10 @@ async def test_first_use_by_many_coroutines_opens_one_bounded_pool(
         pool_size=pool_size, max_overflow=0, pool_timeout=60, application_name=app
     )
     engines: set[int] = set()
-    peak = 0
-    storm_over = asyncio.Event()
+    sessions = _SessionCounter()
+    # Counted where the store opens them: the store's engine calls asyncpg.connect at connect
+    # time, so every server session it opens passes here, however briefly it lives.
+    monkeypatch.setattr(asyncpg, "connect", sessions.wrap(asyncpg.connect))
 
     async def count_connections() -> int:
         return int(
@@ -117,12 +149,6 @@ async def test_first_use_by_many_coroutines_opens_one_bounded_pool(
             )
         )
 
-    async def watch() -> None:
-        nonlocal peak
-        while not storm_over.is_set():
-            peak = max(peak, await count_connections())
-            await asyncio.sleep(0.002)
-
     async def first_call(n: int) -> None:
         engines.add(id(store.engine))
         if n % 2:
@@ -130,16 +156,14 @@ async def test_first_use_by_many_coroutines_opens_one_bounded_pool(
         else:
             await store.add_thread_item("t", user_message(f"m{n:03d}", "t"), {"user_id": "alice"})
 
-    watcher = asyncio.create_task(watch())
     results = await asyncio.gather(*(first_call(n) for n in range(callers)), return_exceptions=True)
-    storm_over.set()
-    await watcher
 
     assert [r for r in results if r is not None] == []
     assert len(engines) == 1, "concurrent first users created more than one engine"
     assert store.connections_in_use() == 0
-    assert 1 <= peak <= pool_size, f"{peak} server connections for a pool of {pool_size}"
-    assert 1 <= await count_connections() <= pool_size
+    peak = sessions.peak
+    assert 1 <= peak <= pool_size, f"{peak} server connections at once for a pool of {pool_size}"
+    assert await count_connections() == sessions.open  # the server sees the same sessions
     assert len(await page_ids(store, "t", "asc")) == callers // 2
 
 

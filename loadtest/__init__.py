@@ -9,7 +9,10 @@ Three subpackages, one per runtime:
 * :mod:`.server` -- the server under test (FastAPI, asyncio), described by one
   :class:`~.server.settings.ServerSettings`.
 * :mod:`.orchestration` -- plain processes and asyncio for ``chatkit-pg loadtest``:
-  ``run.py`` (the steps), ``seed.py``, ``chaos.py``, ``integrity.py``. It starts the server
+  ``run.py`` (both flows, one run record, one exit-code ladder), ``config.py`` (the run's
+  settings), ``processes.py`` (server processes), ``locust_command.py`` (building and running
+  Locust), ``locust_csv.py`` (the only reader of Locust's CSVs), ``console.py``, ``seed.py``,
+  ``chaos.py``, ``integrity.py``. It starts the server
   and Locust as subprocesses; of their code it uses only ``ServerSettings`` and the ack
   log's reader (:func:`.scenarios.acks.read_acks`).
 """

@@ -13,7 +13,6 @@ that recorded none has unknown guarantees, never today's.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any, Final
 
 from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import bench_percentile_key
+from chatkit_pg.loadtest.orchestration.locust_csv import NotLocustCsv, read_rows
 
 GUARANTEES = ("race_free", "gapless", "commit_order", "retries")
 """The promises a strategy's entry in ``strategies.json`` states."""
@@ -385,18 +385,9 @@ def _optional_csv(
         results.missing.append(str(path.relative_to(results.folder)))
         return None
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
-            absent = [c for c in required if c not in header]
-            if absent:
-                raise ReportInputError(
-                    f"{path}: not a Locust CSV: missing column(s) {', '.join(absent)} "
-                    f"(header: {', '.join(header) or 'empty'})"
-                )
-            return list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ReportInputError(f"{path}: cannot read as CSV: {exc}") from exc
+        return read_rows(path, required)
+    except NotLocustCsv as exc:
+        raise ReportInputError(str(exc)) from exc
 
 
 def _number(value: Any) -> float | None:

@@ -68,8 +68,3 @@ def _redact_url(url: str) -> str:
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
     ]
     return urlunsplit(parts._replace(query=urlencode(query, safe="/,:*")))
-
-
-def mask_dsn(dsn: str) -> str:
-    """Deprecated name of :func:`redact` (kept until every caller says ``redact``)."""
-    return redact(dsn)

@@ -11,7 +11,6 @@ HTTP 500s (a database that is down is a 503, never a 500).
 
 from __future__ import annotations
 
-import csv
 import re
 import threading
 import time
@@ -20,7 +19,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from chatkit_pg.harness.provision import PostgresServer, ProvisioningError
-from chatkit_pg.harness.vocabulary import DSN_ENV, HTTP_5XX, LOCUST_TOTAL_NAME, PROVIDER_ENV
+from chatkit_pg.harness.vocabulary import DSN_ENV, PROVIDER_ENV
+
+from .locust_csv import internal_errors, total_history
 
 # Locust writes the history once per second: a failure is known to the second only.
 RESOLUTION_S: Final = 1.0
@@ -95,36 +96,6 @@ class RestartTimer:
             self._timer.join(120)
 
 
-def _history(path: Path) -> list[tuple[float, int, int]]:
-    """(timestamp, total requests, total failures) of the aggregated history rows."""
-    if not path.exists():
-        return []
-    rows = []
-    with path.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row.get("Name") == LOCUST_TOTAL_NAME:
-                rows.append(
-                    (
-                        float(row["Timestamp"]),
-                        int(row["Total Request Count"]),
-                        int(row["Total Failure Count"]),
-                    )
-                )
-    return sorted(rows)
-
-
-def internal_errors(failures_csv: Path) -> int:
-    """Failures that were HTTP 500s (a database restart should give 503s, never 500s)."""
-    if not failures_csv.exists():
-        return 0
-    with failures_csv.open(newline="") as handle:
-        return sum(
-            int(row["Occurrences"])
-            for row in csv.DictReader(handle)
-            if f"{HTTP_5XX}: 500" in row["Error"]
-        )
-
-
 def restart_window(restart: Restart, grace_s: float) -> tuple[float, float]:
     """When failures are expected (epoch s): from one history row before the recorded start
     of the restart to ``grace_s`` after its recorded end.
@@ -168,7 +139,7 @@ def judge(
     low, high = restart_window(restart, grace_s)
     intervals: list[tuple[float, float, int, int]] = []  # (from, to, requests, failures)
     previous = (0.0, 0, 0)
-    for ts, requests, failures in _history(history_csv):
+    for ts, requests, failures in total_history(history_csv):
         intervals.append((previous[0], ts, requests - previous[1], failures - previous[2]))
         previous = (ts, requests, failures)
     intervals.append(

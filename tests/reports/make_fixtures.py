@@ -57,7 +57,7 @@ from chatkit_pg.bench.variants import (
     write_variant_catalog,
 )
 from chatkit_pg.bench.writers import WriteRun
-from chatkit_pg.dsn import mask_dsn
+from chatkit_pg.dsn import redact
 from chatkit_pg.harness import results as results_module
 from chatkit_pg.harness.catalog import write_strategy_catalog
 from chatkit_pg.harness.results import RunFolder
@@ -910,11 +910,11 @@ def make_run(path: Path, seed: int | None, baseline: bool) -> None:
     with mock.patch.object(results_module, "machine_conditions", lambda: dict(machine)):
         folder.record_conditions(
             "run",
-            {"profile": PROFILE.name, "database": mask_dsn(BENCH_DSN), "stages": stages},
+            {"profile": PROFILE.name, "database": redact(BENCH_DSN), "stages": stages},
             postgres=POSTGRES,
         )
         bench = folder.record_conditions(
-            "bench", {"profile": PROFILE.name, "database": mask_dsn(BENCH_DSN)}
+            "bench", {"profile": PROFILE.name, "database": redact(BENCH_DSN)}
         )
         write_strategy_catalog(folder, bench)
         write_variant_catalog(folder, bench)

@@ -1,0 +1,71 @@
+"""What ``chatkit-pg loadtest`` prints: the load in words, Locust's summary, the ramp."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .config import LoadTestConfig
+from .locust_csv import timings
+
+
+def print_summary(rows: list[dict[str, Any]], integrity: dict[str, Any] | None, out: Path) -> None:
+    print(f"{'type':6} {'name':34} {'reqs':>7} {'fail':>5} {'req/s':>7} {'p50':>6} {'p95':>6}")
+    for r in rows:
+        print(
+            f"{r['type']:6} {r['name'][:34]:34} {r['requests']:7d} {r['failures']:5d} "
+            f"{r['rps']:7.1f} {r['p50_ms']:6.0f} {r['p95_ms']:6.0f}"
+        )
+    print("p50 / p95 (ms): first event | first assistant token | stream end | tokens/s")
+    for t in timings(rows):
+        cells = [
+            f"{t[k]['p50']:.0f} / {t[k]['p95']:.0f}" if t[k] else "-"
+            for k in ("ttfe", "ttft", "stream", "tokens_per_s")
+        ]
+        print(f"  {t['request']:26} " + " | ".join(cells))
+    if integrity is None:
+        print(f"results: {out}")
+        return
+    verdict = "PASSED" if integrity.get("passed") else "FAILED"
+    print(f"integrity: {verdict}")
+    for check in integrity.get("checks", []):
+        print(f"  [{'ok' if check['passed'] else 'FAIL'}] {check['name']}: {check['detail']}")
+    print(f"results: {out}")
+
+
+def load_text(config: LoadTestConfig) -> str:
+    """The load in words, for the progress lines."""
+    cap = config.capacity
+    if cap is None:
+        return f"{config.users} users, {config.run_time}"
+    return (
+        f"capacity ramp: {cap.start_users}..{cap.max_users} users by {cap.step_users} every "
+        f"{cap.step_duration:g} s, until p95 of {cap.request!r} > {cap.slo_p95_ms:g} ms or "
+        "failures"
+    )
+
+
+def print_capacity(capacity: dict[str, Any] | None) -> None:
+    if capacity is None:
+        return
+    print(f"capacity steps ({capacity['request']}, SLO p95 <= {capacity['slo_p95_ms']:g} ms):")
+    for step in capacity.get("steps") or ():
+        p95 = "-" if step["p95_ms"] is None else f"{step['p95_ms']:.0f}"
+        mark = "ok" if step["within_slo"] else f"BROKEN: {step['reason']}"
+        print(
+            f"  {step['users']:5d} users {step['rps']:8.1f} req/s  p95 {p95:>6} ms  "
+            f"{step['failures']:4d} failures  {mark}"
+        )
+    print(capacity["summary"], flush=True)
+
+
+# -- the run, step by step ----------------------------------------------------------------------
+
+
+def print_checks(name: str, result: dict[str, Any] | None) -> None:
+    """A check's verdict and its lines (``--verify``'s re-read over HTTP)."""
+    if result is None:
+        return
+    print(f"{name}: {'PASSED' if result['passed'] else 'FAILED'}")
+    for check in result["checks"]:
+        print(f"  [{'ok' if check['passed'] else 'FAIL'}] {check['name']}: {check['detail']}")

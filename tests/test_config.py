@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from chatkit_pg import STRATEGIES, PostgresStore
-from chatkit_pg.dsn import redact
 from chatkit_pg.engine import async_url
 
 from .items import thread
@@ -41,38 +40,6 @@ def test_bad_url_is_a_clear_error_without_the_password(bad: str) -> None:
     with pytest.raises(ValueError, match="not a PostgreSQL URL") as info:
         PostgresStore(bad)
     assert "secret" not in str(info.value)
-
-
-def test_redact_a_url() -> None:
-    assert redact("postgresql://u:hunter2@h/d") == "postgresql://u:***@h/d"
-    assert "hunter2" not in redact("postgresql://u@h/d?password=hunter2")
-
-
-@pytest.mark.parametrize(
-    ("given", "expected"),
-    [
-        ("host=h password=hunter2", "host=h password=***"),
-        ("host=h user=u password='hunter2 x' dbname=d", "host=h user=u password=*** dbname=d"),
-        ("host=h PASSWORD = hunter2 port=5432", "host=h PASSWORD=*** port=5432"),
-        ("host=h sslpassword=hunter2 sslmode=require", "host=h sslpassword=*** sslmode=require"),
-    ],
-)
-def test_redact_libpq_keywords(given: str, expected: str) -> None:
-    assert redact(given) == expected
-
-
-@pytest.mark.parametrize(
-    "dsn",
-    [
-        "postgresql://u@h/d?sslmode=require&sslpassword=hunter2",
-        "postgresql://u:hunter2@h/d?sslpassword=hunter2&sslmode=require",
-    ],
-)
-def test_redact_sslpassword_in_the_query(dsn: str) -> None:
-    masked = redact(dsn)
-    assert "hunter2" not in masked
-    assert masked.startswith("postgresql://u") and "@h/d?" in masked
-    assert "sslmode=require" in masked and "sslpassword=" in masked
 
 
 def test_unknown_strategy_and_option_are_clear_errors() -> None:

@@ -233,9 +233,7 @@ def mixed_thread(loop: asyncio.AbstractEventLoop, limits: Limits) -> str:
     return thread_id
 
 
-def _page(
-    benchmark: Any, loop: Any, profile: Profile, call: Callable[[], Any], method: str
-) -> Any:
+def _page(benchmark: Any, loop: Any, profile: Profile, call: Callable[[], Any], method: str) -> Any:
     page = time_reads(benchmark, loop, profile, call)
     record(
         benchmark,

@@ -277,3 +277,18 @@ RACE_FULL_ENV: Final = "CHATKIT_PG_RACE_FULL"
 # mode) between every store and the server.
 BINDIR_ENV: Final = "CHATKIT_PG_BINDIR"
 PGBOUNCER_ENV: Final = "CHATKIT_PG_PGBOUNCER"
+
+
+# The on/off words every setting accepts: environment variables, CLI and Locust options.
+TRUE_WORDS: Final = ("1", "true", "yes", "on")
+FALSE_WORDS: Final = ("0", "false", "no", "off")
+
+
+def parse_on_off(raw: object, what: str) -> bool:
+    """``raw`` as a boolean, or ``ValueError`` naming ``what`` and the words it accepts."""
+    lowered = str(raw).strip().lower()
+    if lowered in TRUE_WORDS:
+        return True
+    if lowered in FALSE_WORDS:
+        return False
+    raise ValueError(f"{what} must be one of {'/'.join(TRUE_WORDS + FALSE_WORDS)}, got {raw!r}")

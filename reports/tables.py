@@ -463,7 +463,7 @@ def summary_goals_table(results: Results) -> Table | None:
         ],
         rows=rows,
         row_better=row_better,
-        caption="Goals from the bench issue (issue 4).",
+        caption="The goals this project holds the store to, as ratios measured in this run.",
     )
 
 

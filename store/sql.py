@@ -17,9 +17,7 @@ Conventions (so a database engineer can read each statement on its own):
 
 from __future__ import annotations
 
-from typing import Final, Literal
-
-Order = Literal["asc", "desc"]
+from typing import Final
 
 # order -> (SQL direction, comparison that walks past the cursor in that direction)
 DIRECTIONS: Final[dict[str, tuple[str, str]]] = {"asc": ("ASC", ">"), "desc": ("DESC", "<")}

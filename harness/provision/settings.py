@@ -5,20 +5,19 @@ from __future__ import annotations
 import os
 import socket
 
-from ..vocabulary import PGBOUNCER_ENV
+from ..vocabulary import PGBOUNCER_ENV, parse_on_off
 from .errors import ProvisioningError
 
 
 def flag(name: str, default: bool = False) -> bool:
     """An on/off environment variable (``1/true/yes/on``, ``0/false/no/off``)."""
-    raw = os.environ.get(name, "").strip().lower()
+    raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ProvisioningError(f"{name}={raw!r}: expected true or false")
+    try:
+        return parse_on_off(raw, name)
+    except ValueError as exc:
+        raise ProvisioningError(str(exc)) from None
 
 
 def pgbouncer_requested() -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,17 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
+from chatkit_pg.harness.provision import free_port
 from chatkit_pg.harness.vocabulary import DSN_ENV
 from chatkit_pg.loadtest.server.settings import ServerSettings
 
 LOOPBACK: Final = "127.0.0.1"
-
-
-def free_port() -> int:
-    """A port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:

@@ -67,9 +67,6 @@ def private_client(
     return ChatKitClient(session, hook, settings, user, acks or AckLog(None))
 
 
-seeding_client = private_client  # the older name
-
-
 def preflight(host: str, settings: ScenarioSettings) -> str | None:
     """One ``threads.list`` as the first identity; None when it worked, else what to fix."""
     user = settings.identities()[0]

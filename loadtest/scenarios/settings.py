@@ -23,7 +23,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Final
 
-from chatkit_pg.harness.vocabulary import CAPACITY_DEFAULT_REQUEST, CAPACITY_DEFAULT_SLO_P95_MS
+from chatkit_pg.harness.vocabulary import (
+    CAPACITY_DEFAULT_REQUEST,
+    CAPACITY_DEFAULT_SLO_P95_MS,
+    parse_on_off,
+)
 
 REDACTED: Final = "<redacted>"
 _HEADER_NAME: Final = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
@@ -170,15 +174,6 @@ def from_values(**overrides: Any) -> ScenarioSettings:
         ValueError: a bad value, naming its option.
     """
     return ScenarioSettings.from_options(SimpleNamespace(**{**option_defaults(), **overrides}))
-
-
-def _flag(value: str, option: str) -> bool:
-    lowered = str(value).strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{option} must be true or false, got {value!r}")
 
 
 def _fields_of(template: str, option: str) -> set[str]:
@@ -355,7 +350,7 @@ class ScenarioSettings:
         names = [n for n in cls.__dataclass_fields__ if n != "tokens"]
         values = {name: getattr(options, name) for name in names}
         for name in ("tls_verify", "require_assistant", "seed"):
-            values[name] = _flag(values[name], f"--{name.replace('_', '-')}")
+            values[name] = parse_on_off(values[name], f"--{name.replace('_', '-')}")
         values["header"] = tuple(parse_header(v) for v in values["header"] or ())
         values["cookie"] = tuple(parse_cookie(v) for v in values["cookie"] or ())
         values["slo_p95"] = tuple(parse_slo(v) for v in values["slo_p95"] or ())

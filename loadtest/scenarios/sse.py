@@ -92,20 +92,6 @@ TEXT_DELTA: Final = "assistant_message.content_part.text_delta"
 PART_ADDED: Final = "assistant_message.content_part.added"
 PART_DONE: Final = "assistant_message.content_part.done"
 ITEM_EVENTS: Final = ("thread.item.added", "thread.item.done", "thread.item.replaced")
-KNOWN_EVENTS: Final = frozenset(
-    {
-        "thread.created",
-        "thread.updated",
-        *ITEM_EVENTS,
-        "thread.item.updated",
-        "thread.item.removed",
-        "stream_options",
-        "progress_update",
-        "client_effect",
-        "notice",
-        "error",
-    }
-)
 
 
 def _text_of(item: dict[str, Any]) -> str:

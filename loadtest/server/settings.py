@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields, replace
 from typing import Any, Final
 
-from chatkit_pg.harness.vocabulary import DSN_ENV
+from chatkit_pg.harness.vocabulary import DSN_ENV, parse_on_off
 from chatkit_pg.strategies import DEFAULT_STRATEGY, STRATEGIES
 
 ENV_PREFIX: Final = "CHATKIT_SERVER_"
@@ -28,22 +28,11 @@ def _setting(default: Any, help_text: str) -> Any:
     return field(default=default, metadata={"help": help_text})
 
 
-_TRUE: Final = ("1", "true", "yes", "on")
-_FALSE: Final = ("0", "false", "no", "off")
-
-
 def value_parser(kind: type[Any]) -> Callable[[str], Any]:
     """How an option or variable of a field of type ``kind`` is read from text."""
     if kind is not bool:
         return kind
-
-    def boolean(raw: str) -> bool:
-        lowered = raw.strip().lower()
-        if lowered in _TRUE or lowered in _FALSE:
-            return lowered in _TRUE
-        raise ValueError(f"expected one of {'/'.join(_TRUE + _FALSE)}, got {raw!r}")
-
-    return boolean
+    return lambda raw: parse_on_off(raw, "the value")
 
 
 def option_name(name: str) -> str:

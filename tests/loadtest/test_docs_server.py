@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from chatkit_pg.harness.provision import free_port
 from chatkit_pg.loadtest.orchestration.run import LOCUST_CONF, LOCUSTFILE
 
 pytestmark = pytest.mark.slow
@@ -31,15 +32,9 @@ IDENTITY = ("--auth-header", "X-User-Id", "--auth-template", "{user}")
 FAST = ("--think-min", "0.05", "--think-max", "0.2")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def docs_url() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.docs_server.app", str(port)],
         cwd=ROOT,
@@ -155,7 +150,7 @@ def test_preflight_stops_a_wrong_target(
 
 
 def test_unreachable_host_is_named(tmp_path: Path) -> None:
-    host = f"http://127.0.0.1:{_free_port()}"
+    host = f"http://127.0.0.1:{free_port()}"
     done, _ = locust(host, tmp_path, "--tags", "new", seconds=2)
     assert done.returncode == 1
     assert f"preflight failed: POST {host}/chatkit" in done.stderr
@@ -176,7 +171,7 @@ def test_unreachable_host_is_named(tmp_path: Path) -> None:
 def test_bad_option_is_a_message_not_a_traceback(
     tmp_path: Path, args: tuple[str, ...], option: str | None
 ) -> None:
-    host = f"http://127.0.0.1:{_free_port()}"  # nothing listens: options are checked first
+    host = f"http://127.0.0.1:{free_port()}"  # nothing listens: options are checked first
     done, _ = locust(host, tmp_path, *args, seconds=1)
     assert "Traceback" not in done.stderr
     if option is None:

@@ -81,9 +81,7 @@ def test_a_read_gain_that_costs_too_many_writes_does_not_ship() -> None:
         }
     }
     slower_writes = 100 * (1 - WRITE_COST) - 5
-    verdict = choose_index_variant(
-        _results(reads, {"recommended": 100, "covering": slower_writes})
-    )
+    verdict = choose_index_variant(_results(reads, {"recommended": 100, "covering": slower_writes}))
     assert verdict.chosen is not None and verdict.chosen.variant == "recommended"
     assert "writes are 15% slower" in (verdict.reason or "")
 

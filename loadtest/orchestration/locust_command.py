@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.loadtest import scenarios
+from chatkit_pg.loadtest.scenarios.settings import ScenarioSettings
 
 from .config import LoadTestConfig
 from .processes import LOOPBACK, free_port, stop_process
@@ -32,14 +34,7 @@ def locust_command(
         "-f", ",".join(str(f) for f in files),
         "--config", str(LOCUST_CONF),
         "--host", host,
-        "--user-prefix", config.user_prefix,
-        "--seed-threads", str(config.seed_threads),
-        "--seed-thread-length", str(config.seed_thread_length),
-        "--hot-threads", str(config.hot_threads),
-        "--think-min", str(config.think_min),
-        "--think-max", str(config.think_max),
-        "--ack-dir", str(folder.directory(RunFolder.ACKS_DIR)),
-        *config.target.options(),
+        *scenario_of(folder, config).to_options(),
         *role,
     ]  # fmt: skip
     if "--worker" in role:
@@ -53,7 +48,6 @@ def locust_command(
     else:
         # The shape sets users and ends the run; failures at the step that breaks the SLO
         # are what it measures, so they do not fail Locust (capacity.json judges them).
-        command += config.capacity.options(folder.file(RunFolder.CAPACITY_FILE))
         command += ["--exit-code-on-error", "0", "--fail-ratio", "1"]
     command += [
         "--headless",
@@ -73,6 +67,15 @@ def locust_command(
     return command
 
 
+def scenario_of(folder: RunFolder, config: LoadTestConfig) -> ScenarioSettings:
+    """The run's scenario settings with its folder's files: the ack logs and the ramp's
+    steps (every setting goes on Locust's command line, so locust.conf changes nothing)."""
+    files: dict[str, Any] = {"ack_dir": str(folder.directory(RunFolder.ACKS_DIR))}
+    if config.capacity is not None:
+        files.update(config.capacity.scenario_values(folder.file(RunFolder.CAPACITY_FILE)))
+    return replace(config.scenario, **files)
+
+
 def _echo(line: bytes) -> None:
     """Locust's lines a person running the command wants to see as they happen."""
     text = line.decode(errors="replace")
@@ -82,7 +85,7 @@ def _echo(line: bytes) -> None:
 
 def run_locust(host: str, folder: RunFolder, config: LoadTestConfig) -> int:
     """Run Locust to completion (one process, or master + workers); its exit status."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **config.target.environment()}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **config.scenario.to_env()}
     if config.locust_workers <= 0:
         with folder.file(RunFolder.LOCUST_LOG_FILE).open("wb") as log:
             command = locust_command(host, folder, config, [])

@@ -51,7 +51,7 @@ from chatkit_pg.harness.vocabulary import capacity_sentence
 from chatkit_pg.loadtest.server.settings import ServerSettings
 
 from .chaos import Restart, RestartTimer, judge, require_restartable
-from .config import CapacityOptions, LoadTestConfig, TargetOptions
+from .config import CapacityOptions, LoadTestConfig
 from .console import load_text, print_capacity, print_checks, print_summary
 from .integrity import check_integrity
 from .locust_command import LOCUST_CONF, LOCUSTFILE, locust_command, run_locust
@@ -66,7 +66,6 @@ __all__ = [
     "CapacityOptions",
     "LoadTestConfig",
     "RunRecord",
-    "TargetOptions",
     "free_port",
     "locust_command",
     "run_loadtest",
@@ -222,7 +221,7 @@ def run_remote(config: LoadTestConfig, folder: RunFolder) -> int:
     """The load against ``config.host`` (already running); write into ``folder``; the exit
     status from :func:`exit_status`."""
     assert config.host
-    settings = config.target.settings()  # checked once more; the CLI checked it first
+    settings = config.scenario
     shutil.rmtree(folder.path / RunFolder.ACKS_DIR, ignore_errors=True)
     host = public_host(config.host)
     load = {
@@ -250,12 +249,7 @@ def run_remote(config: LoadTestConfig, folder: RunFolder) -> int:
     record = RunRecord(
         mode="remote",
         host=host,
-        settings={
-            **load,
-            "think_min": config.think_min,
-            "think_max": config.think_max,
-            "scenario": settings.redacted(),
-        },
+        settings={**load, "scenario": settings.redacted()},
         versions=_versions(conditions),
         seconds=round(time.time() - started, 1),
         locust_exit_status=status,
@@ -326,7 +320,7 @@ def local_settings(config: LoadTestConfig) -> dict[str, Any]:
     settings = asdict(config)
     settings["dsn"] = redact(config.dsn) if config.dsn else None
     del settings["server"]["dsn"]  # unused: the run serves its fresh database (conditions)
-    settings["target"] = config.target.settings().redacted()  # no token, header or cookie value
+    settings["scenario"] = config.scenario.redacted()  # no token, header or cookie value
     return settings
 
 
@@ -362,10 +356,10 @@ def seed(dsn: str, config: LoadTestConfig) -> Seeded:
         seed_database(
             dsn,
             strategy=config.server.strategy,
-            prefix=config.user_prefix,
-            seed_threads=config.seed_threads,
-            seed_thread_length=config.seed_thread_length,
-            hot_threads=config.hot_threads,
+            prefix=config.scenario.user_prefix,
+            seed_threads=config.scenario.seed_threads,
+            seed_thread_length=config.scenario.seed_thread_length,
+            hot_threads=config.scenario.hot_threads,
         )
     )
     seeded = Seeded(threads, time.time() - started)

@@ -31,9 +31,16 @@ from locust import LoadTestShape
 import json
 import logging
 import os
+from dataclasses import asdict
 from typing import Any
 
-from chatkit_pg.loadtest.scenarios.capacity_steps import Snapshot, close_step, snapshot, verdict
+from chatkit_pg.loadtest.scenarios.capacity_steps import (
+    Ramp,
+    Snapshot,
+    close_step,
+    snapshot,
+    verdict,
+)
 
 logger = logging.getLogger("loadtest")
 
@@ -53,14 +60,11 @@ class CapacityShape(LoadTestShape):
         super().reset_time()
         self.steps, self._mark, self._index, self.result = [], None, -1, None
 
-    def users_at(self, index: int) -> int:
-        options = self.runner.environment.parsed_options  # type: ignore[union-attr]
-        return min(options.step_max, options.step_start + options.step_users * index)
-
     def tick(self) -> tuple[int, float] | None:
         options = self.runner.environment.parsed_options  # type: ignore[union-attr]
+        ramp = Ramp.of(options)
         elapsed = self.get_run_time()
-        index = int(elapsed // options.step_duration)
+        index = ramp.index_at(elapsed)
         if index != self._index:
             if self._mark is not None:
                 now = snapshot(self.runner.stats, options.capacity_request, elapsed)  # type: ignore[union-attr]
@@ -84,8 +88,8 @@ class CapacityShape(LoadTestShape):
             else:
                 self._mark = snapshot(self.runner.stats, options.capacity_request, elapsed)  # type: ignore[union-attr]
             self._index = index
-            self._users = self.users_at(index)
-        return self._users, options.step_rate
+            self._users = ramp.users_at(index)
+        return self._users, ramp.spawn_rate
 
     def _log(self, step: dict[str, Any]) -> None:
         p95 = "-" if step["p95_ms"] is None else f"{step['p95_ms']:.0f} ms"
@@ -108,13 +112,7 @@ class CapacityShape(LoadTestShape):
             options.step_max,
             complete,
         )
-        self.result["ramp"] = {
-            "start_users": options.step_start,
-            "step_users": options.step_users,
-            "step_duration_s": options.step_duration,
-            "max_users": options.step_max,
-            "spawn_rate": options.step_rate,
-        }
+        self.result["ramp"] = asdict(Ramp.of(options))
         if options.capacity_out:
             path = options.capacity_out
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -8,11 +8,49 @@ fixtures are written with them too. Percentiles follow Locust's own rule
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from chatkit_pg.harness.vocabulary import SSE_TYPE
+
+
+@dataclass(frozen=True)
+class Ramp:
+    """The stepped ramp: ``start_users`` + ``step_users`` x step, each step held
+    ``step_duration_s``, up to ``max_users`` (the one place its arithmetic is written).
+    ``dataclasses.asdict`` of it is the ``ramp`` that ``capacity.json`` records."""
+
+    start_users: int
+    step_users: int
+    step_duration_s: float
+    max_users: int
+    spawn_rate: float
+
+    @classmethod
+    def of(cls, options: Any) -> Ramp:
+        """The ramp of the step options (Locust's ``parsed_options`` or the settings)."""
+        return cls(
+            options.step_start, options.step_users, options.step_duration, options.step_max,
+            options.step_rate,
+        )  # fmt: skip
+
+    @property
+    def steps(self) -> int:
+        """How many steps reach ``max_users`` (the last one may add fewer users)."""
+        return 1 + math.ceil((self.max_users - self.start_users) / self.step_users)
+
+    @property
+    def longest_s(self) -> float:
+        """The ramp's length when every step is held to its end."""
+        return self.steps * self.step_duration_s
+
+    def index_at(self, elapsed_s: float) -> int:
+        return int(elapsed_s // self.step_duration_s)
+
+    def users_at(self, index: int) -> int:
+        return min(self.max_users, self.start_users + self.step_users * index)
 
 
 def percentile(times: Counter[int], count: int, q: float) -> int:

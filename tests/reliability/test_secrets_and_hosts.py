@@ -25,6 +25,7 @@ import pytest
 from chatkit_pg.harness.provision import PostgresServer
 from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import DSN_ENV, PROVIDER_ENV
+from chatkit_pg.loadtest.orchestration.config import local_scenario
 from chatkit_pg.loadtest.orchestration.run import (
     LOOPBACK,
     LoadTestConfig,
@@ -154,11 +155,9 @@ def test_locust_contacts_only_the_given_host(hosts_dsn: str, tmp_path: Path) -> 
         users=3,
         spawn_rate=3,
         run_time="4s",
-        seed_threads=1,
-        seed_thread_length=20,
-        hot_threads=1,
-        think_min=0.1,
-        think_max=0.3,
+        scenario=local_scenario(
+            seed_threads=1, seed_thread_length=20, hot_threads=1, think_min=0.1, think_max=0.3
+        ),
         stop_timeout=3,
         server=ServerSettings(delta_delay_ms=0, deltas=2),
     )
@@ -185,7 +184,7 @@ def test_a_local_load_tests_run_json_keeps_no_target_secret(tmp_path: Path) -> N
     from chatkit_pg.loadtest.orchestration import run
 
     config = run.LoadTestConfig(
-        target=run.TargetOptions(
+        scenario=local_scenario(
             auth_token="tok-s3cret", header=["X-Api-Key: hdr-s3cret"], cookie=["sid=ck-s3cret"]
         )
     )

@@ -137,16 +137,7 @@ def capacity_options(
 
     if not args.find_capacity:
         return None
-    return CapacityOptions(
-        start_users=scenario.step_start,
-        step_users=scenario.step_users,
-        step_duration=scenario.step_duration,
-        max_users=scenario.step_max,
-        request=scenario.capacity_request,
-        slo_p95_ms=scenario.capacity_slo_p95_ms,
-        max_fail_ratio=scenario.capacity_max_fail_ratio,
-        spawn_rate=scenario.step_rate,
-    )
+    return CapacityOptions.of(scenario)
 
 
 def run(args: argparse.Namespace) -> int:

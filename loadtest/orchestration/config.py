@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Final
 
 from chatkit_pg.loadtest.scenarios.capacity_steps import Ramp
@@ -19,6 +20,17 @@ from chatkit_pg.loadtest.scenarios.settings import (
 from chatkit_pg.loadtest.server.settings import ServerSettings
 
 _DEFAULTS: Final = ScenarioSettings()
+# CapacityOptions' names (those of capacity.json) -> the scenario settings'.
+_AS_SCENARIO: Final = {
+    "start_users": "step_start",
+    "step_users": "step_users",
+    "step_duration": "step_duration",
+    "max_users": "step_max",
+    "request": "capacity_request",
+    "slo_p95_ms": "capacity_slo_p95_ms",
+    "max_fail_ratio": "capacity_max_fail_ratio",
+    "spawn_rate": "step_rate",
+}
 
 
 def local_scenario(**given: Any) -> ScenarioSettings:
@@ -50,17 +62,15 @@ class CapacityOptions:
         except ValueError as exc:
             raise ValueError(in_cli_terms(str(exc))) from None
 
+    @classmethod
+    def of(cls, scenario: ScenarioSettings) -> CapacityOptions:
+        """The ramp that ``scenario``'s step and capacity settings describe."""
+        return cls(**{mine: getattr(scenario, theirs) for mine, theirs in _AS_SCENARIO.items()})
+
     def scenario_values(self, out: Path | None = None) -> dict[str, Any]:
         """The ramp as scenario settings, writing its steps to ``out``."""
         values: dict[str, Any] = {
-            "step_start": self.start_users,
-            "step_users": self.step_users,
-            "step_duration": self.step_duration,
-            "step_max": self.max_users,
-            "step_rate": self.spawn_rate,
-            "capacity_request": self.request,
-            "capacity_slo_p95_ms": self.slo_p95_ms,
-            "capacity_max_fail_ratio": self.max_fail_ratio,
+            theirs: getattr(self, mine) for mine, theirs in _AS_SCENARIO.items()
         }
         if out is not None:
             values["capacity_out"] = str(out)
@@ -68,10 +78,7 @@ class CapacityOptions:
 
     @property
     def ramp(self) -> Ramp:
-        return Ramp(
-            self.start_users, self.step_users, self.step_duration, self.max_users,
-            self.spawn_rate,
-        )  # fmt: skip
+        return Ramp.of(SimpleNamespace(**self.scenario_values()))
 
     @property
     def steps(self) -> int:

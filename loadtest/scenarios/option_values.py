@@ -38,19 +38,25 @@ def template_fields(template: str, option: str) -> set[str]:
     return names
 
 
+def _template_pair(value: str, separator: str, option: str, form: str) -> tuple[str, str]:
+    """``name<separator>template`` as ``(name, template)``; the error quotes the name only
+    (the value is a secret)."""
+    name, sep, rest = value.partition(separator)
+    name = name.strip()
+    if not sep or not HEADER_NAME.match(name) or any(c in rest for c in "\r\n"):
+        shown = f"name {name!r}" if sep else f"a value without {separator!r}"
+        raise ValueError(f"{option} must be {form}, got {shown}")
+    template_fields(rest, option)
+    return name, rest.strip()
+
+
 def parse_header(value: str) -> tuple[str, str]:
     """``'Name: value'`` as ``(name, value)``.
 
     Raises:
         ValueError: naming ``--header`` when it is not ``Name: value``.
     """
-    name, sep, rest = value.partition(":")
-    name = name.strip()
-    if not sep or not HEADER_NAME.match(name):
-        shown = f"name {name!r}" if sep else "a value without ':'"  # never the value: a secret
-        raise ValueError(f"--header must be 'Name: value' with a header name, got {shown}")
-    template_fields(rest, "--header")
-    return name, rest.strip()
+    return _template_pair(value, ":", "--header", "'Name: value' with a header name")
 
 
 def format_header(pair: tuple[str, str]) -> str:
@@ -61,14 +67,11 @@ def parse_cookie(value: str) -> tuple[str, str]:
     """``'name=value'`` as ``(name, value)``.
 
     Raises:
-        ValueError: naming ``--cookie`` when it is not ``name=value``.
+        ValueError: naming ``--cookie`` when it is not ``name=value`` (no ``;`` in it).
     """
-    name, sep, rest = value.partition("=")
-    name = name.strip()
-    if not sep or not HEADER_NAME.match(name) or any(c in rest for c in ";\r\n"):
-        raise ValueError(f"--cookie must be 'name=value' without ';', got name {name!r}")
-    template_fields(rest, "--cookie")
-    return name, rest.strip()
+    if ";" in value:
+        raise ValueError("--cookie must be 'name=value' without ';' (one cookie an option)")
+    return _template_pair(value, "=", "--cookie", "'name=value' without ';'")
 
 
 def format_cookie(pair: tuple[str, str]) -> str:

@@ -189,3 +189,21 @@ def test_every_setting_offered_by_the_command_is_documented(
             name = f.metadata["cli"] if isinstance(f.metadata["cli"], str) else option_name(f.name)
             assert name in text
             assert env_name(f) in text
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("header", "X-Key hdr-s3cret", "--header must be 'Name: value'"),
+        ("header", "Bad Name: hdr-s3cret", "--header must be 'Name: value'"),
+        ("header", "X-Key: hdr-s3cret\r\nX-Evil: 1", "--header must be 'Name: value'"),
+        ("cookie", "sid=ck-s3cret; other=1", "--cookie must be 'name=value' without ';'"),
+        ("cookie", "sid ck-s3cret", "--cookie must be 'name=value'"),
+        ("header", "X-Key: {password}", "--header: unknown placeholder {password}"),
+        ("slo_p95", "ttft=0", "--slo-p95 must be 'NAME=MS' with MS > 0"),
+    ],
+)
+def test_a_bad_value_is_named_and_never_quoted(option: str, value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as caught:
+        from_values(**{option: [value]})
+    assert "s3cret" not in str(caught.value)

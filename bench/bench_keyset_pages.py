@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
@@ -44,15 +44,36 @@ def item_positions(ids: list[str], depth: int, order: str) -> tuple[str | None, 
     return (ordered[depth - 1] if depth else None), ordered[depth]
 
 
-def _measure(
-    benchmark: Any, loop: asyncio.AbstractEventLoop, profile: Profile, call: Any, group: str
+QUERIES: Final = {ITEMS_PAGE: LOAD_THREAD_ITEMS, THREADS_PAGE: LOAD_THREADS}
+
+
+def _page(
+    benchmark: Any,
+    loop: asyncio.AbstractEventLoop,
+    profile: Profile,
+    call: Any,
+    kind: str,
+    method: str,
+    depth: int,
+    page_size: int,
+    order: str,
 ) -> Any:
-    benchmark.group = group  # one table per page size and order: methods side by side
-    return time_reads(benchmark, loop, profile, call)
-
-
-def _record(benchmark: Any, profile: Profile, kind: str, method: str, **values: Any) -> None:
-    record(benchmark, profile.name, kind=kind, method=method, **values, **timed_stats(benchmark))
+    """Time ``call`` (one page of ``kind`` by ``method``), record it, return its last page."""
+    benchmark.group = f"{kind} n{page_size} {order}"  # one table per size and order
+    page = time_reads(benchmark, loop, profile, call)
+    record(
+        benchmark,
+        profile.name,
+        kind=kind,
+        method=method,
+        depth=depth,
+        page_size=page_size,
+        order=order,
+        query=QUERIES[kind],
+        variant="recommended",
+        **timed_stats(benchmark),
+    )
+    return page
 
 
 @pytest.mark.benchmark(group=ITEMS_PAGE)
@@ -68,25 +89,18 @@ def test_items_keyset_store(
 ) -> None:
     """load_thread_items: the store's keyset page (cursor resolved in the same statement)."""
     after, first = item_positions(recommended.seed.deep_item_ids, depth, order)
-    page = _measure(
+    page = _page(
         benchmark,
         loop,
         profile,
         lambda: recommended.store.load_thread_items(
             DEEP_THREAD_ID, after, page_size, order, CONTEXT
         ),
-        f"items_page n{page_size} {order}",
-    )
-    _record(
-        benchmark,
-        profile,
         ITEMS_PAGE,
         KEYSET,
-        depth=depth,
-        page_size=page_size,
-        order=order,
-        query=LOAD_THREAD_ITEMS,
-        variant="recommended",
+        depth,
+        page_size,
+        order,
     )
     assert [page.data[0].id, len(page.data), page.has_more] == [first, page_size, True]
 
@@ -104,23 +118,16 @@ def test_items_keyset_raw_asyncpg(
 ) -> None:
     """The store's page statement on a raw asyncpg connection (no pool, no parsing)."""
     after, first = item_positions(recommended.seed.deep_item_ids, depth, order)
-    rows = _measure(
+    rows = _page(
         benchmark,
         loop,
         profile,
         lambda: raw_items_page(recommended.raw, DEEP_THREAD_ID, USER_ID, page_size, after, order),
-        f"items_page n{page_size} {order}",
-    )
-    _record(
-        benchmark,
-        profile,
         ITEMS_PAGE,
         RAW_ASYNCPG,
-        depth=depth,
-        page_size=page_size,
-        order=order,
-        query=LOAD_THREAD_ITEMS,
-        variant="recommended",
+        depth,
+        page_size,
+        order,
     )
     assert json.loads(rows[0]["data"])["id"] == first
     assert len(rows) == page_size + 1
@@ -144,18 +151,7 @@ def test_items_offset(
         async with recommended.store.connection() as conn:
             return await offset_items_page(conn, DEEP_THREAD_ID, USER_ID, page_size, depth, order)
 
-    page = _measure(benchmark, loop, profile, call, f"items_page n{page_size} {order}")
-    _record(
-        benchmark,
-        profile,
-        ITEMS_PAGE,
-        OFFSET,
-        depth=depth,
-        page_size=page_size,
-        order=order,
-        query=LOAD_THREAD_ITEMS,
-        variant="recommended",
-    )
+    page = _page(benchmark, loop, profile, call, ITEMS_PAGE, OFFSET, depth, page_size, order)
     assert [page.data[0].id, len(page.data)] == [first, page_size]
 
 
@@ -172,23 +168,16 @@ def test_threads_keyset_store(
 ) -> None:
     """load_threads: keyset over (created_at, id) for a user with thousands of threads."""
     after, first = item_positions(recommended.seed.heavy_thread_ids, thread_depth, order)
-    page = _measure(
+    page = _page(
         benchmark,
         loop,
         profile,
         lambda: recommended.store.load_threads(page_size, after, order, CONTEXT),
-        f"threads_page n{page_size} {order}",
-    )
-    _record(
-        benchmark,
-        profile,
         THREADS_PAGE,
         KEYSET,
-        depth=thread_depth,
-        page_size=page_size,
-        order=order,
-        query=LOAD_THREADS,
-        variant="recommended",
+        thread_depth,
+        page_size,
+        order,
     )
     assert [page.data[0].id, len(page.data)] == [first, page_size]
 
@@ -211,16 +200,7 @@ def test_threads_offset(
         async with recommended.store.connection() as conn:
             return await offset_threads_page(conn, USER_ID, page_size, thread_depth, order)
 
-    page = _measure(benchmark, loop, profile, call, f"threads_page n{page_size} {order}")
-    _record(
-        benchmark,
-        profile,
-        THREADS_PAGE,
-        OFFSET,
-        depth=thread_depth,
-        page_size=page_size,
-        order=order,
-        query=LOAD_THREADS,
-        variant="recommended",
+    page = _page(
+        benchmark, loop, profile, call, THREADS_PAGE, OFFSET, thread_depth, page_size, order
     )
     assert [page.data[0].id, len(page.data)] == [first, page_size]

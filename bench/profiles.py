@@ -7,7 +7,7 @@ benchmark reads its scale from here, so a profile is the whole answer to "how bi
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
 from chatkit_pg.harness.vocabulary import BENCH_PROFILE_ENV
@@ -150,27 +150,12 @@ FULL: Final = Profile(
 # a hot thread of 10^6 items (about 20 GB of documents before TOAST compression). The server
 # keeps its default shared_buffers (128 MB on the embedded PostgreSQL), recorded in the
 # conditions, so reads go past shared buffers. Not part of CI; see the README for time/disk.
-LARGE: Final = Profile(
+LARGE: Final = replace(
+    FULL,
     name="large",
     deep_thread_items=1_000_040,
     page_depths=(0, 1_000, 100_000, 999_000),
-    page_sizes=(20, 50),
-    heavy_user_threads=5_000,
-    shared_created_at_fraction=0.3,
-    thread_page_depths=(0, 1_000, 4_900),
-    background_threads=100_000,
     background_items_per_thread=90,
-    concurrency=(1, 8, 32),
-    spread_threads=5_000,
-    adds_per_round=1_024,
-    write_rounds=5,
-    write_warmup_rounds=1,
-    read_rounds=200,
-    read_warmup_rounds=20,
-    single_rounds=2_000,
-    pgbench_seconds=15,
-    compare_rounds=60,
-    compare_calls=20,
 )
 
 PROFILES: Final[dict[str, Profile]] = {p.name: p for p in (SMOKE, QUICK, FULL, LARGE)}

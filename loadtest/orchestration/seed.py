@@ -12,16 +12,10 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from chatkit.types import (
-    AssistantMessageContent,
-    AssistantMessageItem,
-    InferenceOptions,
-    ThreadMetadata,
-    UserMessageItem,
-    UserMessageTextContent,
-)
+from chatkit.types import AssistantMessageItem, ThreadMetadata, UserMessageItem
 
 from chatkit_pg import PostgresStore
+from chatkit_pg.harness.items import assistant_message, user_message
 
 
 async def seed_long_thread(store: PostgresStore[Any], owner: str, title: str, length: int) -> str:
@@ -32,22 +26,12 @@ async def seed_long_thread(store: PostgresStore[Any], owner: str, title: str, le
     )
     await store.save_thread(thread, context)
     for n in range(length):
+        item_id = store.generate_item_id("message", thread, context)
         item: UserMessageItem | AssistantMessageItem
         if n % 2 == 0:
-            item = UserMessageItem(
-                id=store.generate_item_id("message", thread, context),
-                thread_id=thread.id,
-                created_at=datetime.now(),
-                content=[UserMessageTextContent(text=f"seeded question {n}")],
-                inference_options=InferenceOptions(),
-            )
+            item = user_message(item_id, thread.id, f"seeded question {n}")
         else:
-            item = AssistantMessageItem(
-                id=store.generate_item_id("message", thread, context),
-                thread_id=thread.id,
-                created_at=datetime.now(),
-                content=[AssistantMessageContent(text=f"seeded answer {n} " * 8)],
-            )
+            item = assistant_message(item_id, thread.id, f"seeded answer {n} " * 8)
         await store.add_thread_item(thread.id, item, context)
     return thread.id
 

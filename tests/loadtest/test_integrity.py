@@ -7,20 +7,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from chatkit.types import InferenceOptions, ThreadMetadata, UserMessageItem, UserMessageTextContent
+from chatkit.types import ThreadMetadata, UserMessageItem
 
 from chatkit_pg import PostgresStore
+from chatkit_pg.harness.items import user_message
 from chatkit_pg.loadtest.orchestration.integrity import check_integrity
 
 
-def user_message(store: PostgresStore[Any], thread: ThreadMetadata, n: int) -> UserMessageItem:
-    return UserMessageItem(
-        id=f"msg_{n}",
-        thread_id=thread.id,
-        created_at=datetime.now(),
-        content=[UserMessageTextContent(text=f"m{n}")],
-        inference_options=InferenceOptions(),
-    )
+def message(thread: ThreadMetadata, n: int) -> UserMessageItem:
+    """User message ``msg_<n>`` in ``thread``."""
+    return user_message(f"msg_{n}", thread.id, f"m{n}")
 
 
 def write_acks(folder: Path, records: list[dict[str, Any]]) -> None:
@@ -43,7 +39,7 @@ async def test_detects_lost_and_doubled(database_dsn: str, tmp_path: Path) -> No
     thread = ThreadMetadata(id="thr_a", created_at=datetime.now())
     try:
         await store.save_thread(thread, context)
-        await store.add_thread_item(thread.id, user_message(store, thread, 1), context)
+        await store.add_thread_item(thread.id, message(thread, 1), context)
         # acknowledged msg_1 (stored) and msg_2 (never stored) -> lost
         write_acks(tmp_path / "lost", ack("r1", "thr_a", "msg_1") + ack("r2", "thr_a", "msg_2"))
         lost = await check_integrity(database_dsn, tmp_path / "lost", "counter")
@@ -51,7 +47,7 @@ async def test_detects_lost_and_doubled(database_dsn: str, tmp_path: Path) -> No
         assert not lost["passed"] and not verdict["acknowledged_items_stored"]
 
         # one more stored user message nobody was told about -> doubled
-        await store.add_thread_item(thread.id, user_message(store, thread, 3), context)
+        await store.add_thread_item(thread.id, message(thread, 3), context)
         write_acks(tmp_path / "extra", ack("r1", "thr_a", "msg_1"))
         extra = await check_integrity(database_dsn, tmp_path / "extra", "counter")
         verdict = {c["name"]: c["passed"] for c in extra["checks"]}

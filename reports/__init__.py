@@ -19,7 +19,7 @@ _EXPORTS = {
     "BuiltReport": "build",
     "build": "build",
     "build_report": "build",
-    "ReportInputError": "load",
+    "ReportInputError": "errors",
 }
 __all__ = sorted(_EXPORTS)
 

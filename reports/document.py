@@ -113,3 +113,11 @@ class Document:
     regressions: list[Regression] = field(default_factory=list)
     baseline: str | None = None
     threshold: float = 0.10
+
+
+def missing_note(missing: list[str], *parts: str) -> Note | None:
+    """A note naming which of ``parts`` the results folder lacks (``missing``); None if none."""
+    absent = [p for p in parts if p in missing]
+    if not absent:
+        return None
+    return Note(f"Not in this results folder: {', '.join(absent)}; that part is skipped.")

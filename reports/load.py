@@ -23,12 +23,24 @@ from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import bench_percentile_key
 from chatkit_pg.loadtest.orchestration.locust_csv import NotLocustCsv, read_rows
 
+from .errors import ReportInputError
+from .recorded import capacity_summary, streamed_timings
+
+__all__ = [
+    "GUARANTEES",
+    "Benchmark",
+    "LoadTest",
+    "ReportInputError",
+    "Results",
+    "StrategyRecord",
+    "VariantRecord",
+    "csv_number",
+    "load_results",
+    "read_json",
+]
+
 GUARANTEES = ("race_free", "gapless", "commit_order", "retries")
 """The promises a strategy's entry in ``strategies.json`` states."""
-
-
-class ReportInputError(ValueError):
-    """A result file exists but is not in its agreed format; the message names the file."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,12 @@ class LoadTest:
     verify: dict[str, Any] | None = None  # remote runs' --verify (integrity over HTTP)
     capacity: dict[str, Any] | None = None  # --find-capacity: the ramp's steps and verdict
     flat: bool = False  # Locust's files sat in the folder itself, not in loadtest/
+    # As the run recorded them, or (``*_derived``) as the recorder's code gives them for an
+    # older run that did not (:mod:`.recorded`): the report says which.
+    timings: list[dict[str, Any]] | None = None  # run.json "timings"
+    timings_derived: bool = False
+    capacity_summary: str | None = None  # run.json "capacity.summary"
+    capacity_summary_derived: bool = False
 
     @property
     def remote(self) -> bool:
@@ -336,8 +354,9 @@ def _loadtest(results: Results) -> LoadTest | None:
             return None
         folder, flat = results.folder, True  # `locust --csv DIR/prefix` straight into it
     prefix = _locust_prefix(folder)
+    stats = folder / f"{prefix}_stats.csv"
     lt = LoadTest(
-        stats=_optional_csv(results, folder / f"{prefix}_stats.csv", ("Type", "Name")),
+        stats=_optional_csv(results, stats, ("Type", "Name")),
         history=_optional_csv(
             results, folder / f"{prefix}_stats_history.csv", ("Timestamp", "Name", "Requests/s")
         ),
@@ -363,6 +382,10 @@ def _loadtest(results: Results) -> LoadTest | None:
             for key in ("users", "rps", "within_slo"):
                 if key not in step:
                     raise ReportInputError(f"{capacity}: a step without {key!r}")
+        lt.capacity_summary, lt.capacity_summary_derived = capacity_summary(lt.run, lt.capacity)
+    lt.timings, lt.timings_derived = streamed_timings(
+        lt.run, results.folder / RunFolder.LOADTEST_RUN_FILE, stats if lt.stats else None
+    )
     html = folder / f"{prefix}_report.html"
     if html.exists():
         lt.html_report = str(html.relative_to(results.folder))

@@ -1,6 +1,6 @@
 """The capacity ramp in the report: ``loadtest/capacity.json`` read, drawn, tabled, stated.
 
-The fixture's ramp (written by the ramp's own arithmetic, ``make_fixtures.CAPACITY_STEPS``)
+The fixture's ramp (written by the ramp's own arithmetic, ``fixture_loadtest.CAPACITY_STEPS``)
 holds the SLO up to 70 users and breaks it at 90; the report must say so in one sentence,
 in the verdict and the load-test section, mark the knee on its figure and list every step.
 """
@@ -62,11 +62,17 @@ def test_capacity_sentence_covers_every_ending(capacity: dict, expected: str) ->
 
 
 def test_capacity_without_a_step_that_broke_it(run_a: Path) -> None:
+    """An older run that recorded no sentence: today's ``capacity_sentence`` states it."""
     path = run_a / RunFolder.CAPACITY_FILE
     capacity = json.loads(path.read_text())
     capacity["steps"] = capacity["steps"][:4]
     capacity["broken"], capacity["reached_top"] = None, True
+    del capacity["summary"]
     path.write_text(json.dumps(capacity))
+    run_file = run_a / RunFolder.LOADTEST_RUN_FILE
+    run = json.loads(run_file.read_text())
+    del run["capacity"]["summary"]
+    run_file.write_text(json.dumps(run))
     built = build(run_a)
     assert "sustained capacity: at least 70 users" in built.markdown.read_text()
 

@@ -140,3 +140,15 @@ def test_format_table_prints_the_goals_of_the_vocabulary(monkeypatch: pytest.Mon
     op, _, label = SUMMARY_GOALS[("python_layer", "ratio")]
     monkeypatch.setitem(SUMMARY_GOALS, ("python_layer", "ratio"), (op, 0.77, label))
     assert "goal >= 0.77x" in format_table(summary)
+
+
+def test_fixture_run_json_has_the_shape_of_run_record() -> None:
+    """``run.json`` is what :class:`RunRecord` writes (plus its conditions): regenerate the
+    fixtures when the record changes, so the report is tested against what a run writes."""
+    from dataclasses import fields
+
+    from chatkit_pg.loadtest.orchestration.run import RunRecord
+
+    recorded = json.loads((FIXTURES / "run_a" / RunFolder.LOADTEST_RUN_FILE).read_text())
+    assert set(recorded) - {"conditions"} == {f.name for f in fields(RunRecord)}
+    assert recorded["timings"] and recorded["capacity"]["summary"]

@@ -31,6 +31,7 @@ from chatkit_pg.harness.vocabulary import (
     ADD_THREAD_ITEM,
     BEGIN_SELECT_INSERT_COMMIT,
     LIMIT,
+    LIMIT_PATHS,
     MIXED_PAGE,
     ORM_SKETCH,
     PGBENCH_COUNTER,
@@ -118,107 +119,62 @@ def _insert(
     )
 
 
-@pytest.mark.benchmark(group="limit")
-def test_raw_asyncpg_two_step(benchmark: Any, loop: Any, limits: Limits, profile: Profile) -> None:
-    """raw asyncpg: BEGIN; SELECT max(sort_key)+1; INSERT; COMMIT (four round trips)."""
-    thread_id = limits.thread(loop, "raw_two_step")
-    _insert(
-        benchmark,
-        loop,
-        profile,
-        lambda: (limits.raw, baselines.item_params(thread_id, USER, limits.item(thread_id))),
-        baselines.raw_two_step_insert,
-        RAW_ASYNCPG,
-        BEGIN_SELECT_INSERT_COMMIT,
-    )
+InsertCall = tuple[Callable[[], tuple[Any, ...]], Callable[..., Any]]
 
 
-@pytest.mark.benchmark(group="limit")
-def test_raw_asyncpg_counter_sql(
-    benchmark: Any, loop: Any, limits: Limits, profile: Profile
-) -> None:
-    """raw asyncpg: the store's ADD_ITEM_COUNTER_SQL, one statement, implicit transaction."""
-    thread_id = limits.thread(loop, "raw_counter")
-    _insert(
-        benchmark,
-        loop,
-        profile,
-        lambda: (limits.raw, baselines.item_params(thread_id, USER, limits.item(thread_id))),
-        baselines.raw_counter_insert,
-        RAW_ASYNCPG,
-        ADD_ITEM_COUNTER_SQL_LABEL,
-    )
+def insert_paths(limits: Limits, thread_id: str) -> dict[tuple[str, str], InsertCall]:
+    """Every insert path of ``LIMIT_PATHS`` (method, query): the arguments of one call (a
+    fresh item each) and what it calls, appending to ``thread_id``."""
 
+    def params() -> dict[str, Any]:
+        return baselines.item_params(thread_id, USER, limits.item(thread_id))
 
-@pytest.mark.benchmark(group="limit")
-def test_sqlalchemy_core_two_step(
-    benchmark: Any, loop: Any, limits: Limits, profile: Profile
-) -> None:
-    """SQLAlchemy Core: engine.begin(); SELECT max()+1; insert(); commit."""
-    thread_id = limits.thread(loop, "core_two_step")
-
-    def args() -> tuple[Any, ...]:
+    def core_args() -> tuple[Any, ...]:
         item = limits.item(thread_id)
         params = baselines.item_params(thread_id, USER, item)
         return limits.engine, params, item.model_dump(mode="json")
 
-    _insert(
-        benchmark,
-        loop,
-        profile,
-        args,
-        baselines.core_two_step_insert,
-        SQLALCHEMY_CORE,
-        BEGIN_SELECT_INSERT_COMMIT,
-    )
-
-
-@pytest.mark.benchmark(group="limit")
-def test_sqlalchemy_core_counter_sql(
-    benchmark: Any, loop: Any, limits: Limits, profile: Profile
-) -> None:
-    """SQLAlchemy Core: the store's counter statement as text() inside engine.begin()."""
-    thread_id = limits.thread(loop, "core_counter")
-    _insert(
-        benchmark,
-        loop,
-        profile,
-        lambda: (limits.engine, baselines.item_params(thread_id, USER, limits.item(thread_id))),
-        baselines.core_counter_insert,
-        SQLALCHEMY_CORE,
-        ADD_ITEM_COUNTER_SQL_LABEL,
-    )
-
-
-@pytest.mark.benchmark(group="limit")
-def test_orm_sketch(benchmark: Any, loop: Any, limits: Limits, profile: Profile) -> None:
-    """The design sketch's ORM path: session.get(thread) + session.add(item) + commit."""
-    thread_id = limits.thread(loop, ORM_SKETCH)
     sessions = baselines.orm_sessions(limits.engine)
-    _insert(
-        benchmark,
-        loop,
-        profile,
-        lambda: (sessions, thread_id, USER, limits.item(thread_id)),
-        baselines.orm_sketch_insert,
-        ORM_SKETCH,
-        SESSION_GET_ADD_COMMIT,
-    )
+    return {
+        # BEGIN; SELECT max(sort_key)+1; INSERT; COMMIT (four round trips)
+        (RAW_ASYNCPG, BEGIN_SELECT_INSERT_COMMIT): (
+            lambda: (limits.raw, params()),
+            baselines.raw_two_step_insert,
+        ),
+        # the store's ADD_ITEM_COUNTER_SQL, one statement, implicit transaction
+        (RAW_ASYNCPG, ADD_ITEM_COUNTER_SQL_LABEL): (
+            lambda: (limits.raw, params()),
+            baselines.raw_counter_insert,
+        ),
+        # engine.begin(); SELECT max()+1; insert(); commit
+        (SQLALCHEMY_CORE, BEGIN_SELECT_INSERT_COMMIT): (core_args, baselines.core_two_step_insert),
+        # the store's counter statement as text() inside engine.begin()
+        (SQLALCHEMY_CORE, ADD_ITEM_COUNTER_SQL_LABEL): (
+            lambda: (limits.engine, params()),
+            baselines.core_counter_insert,
+        ),
+        # the design sketch's ORM path: session.get(thread) + session.add(item) + commit
+        (ORM_SKETCH, SESSION_GET_ADD_COMMIT): (
+            lambda: (sessions, thread_id, USER, limits.item(thread_id)),
+            baselines.orm_sketch_insert,
+        ),
+        # PostgresStore.add_thread_item (default strategy), warm pool
+        (STORE, ADD_THREAD_ITEM): (
+            lambda: (thread_id, limits.item(thread_id), WRITER_CONTEXT),
+            limits.store.add_thread_item,
+        ),
+    }
 
 
 @pytest.mark.benchmark(group="limit")
-def test_store_add_thread_item(benchmark: Any, loop: Any, limits: Limits, profile: Profile) -> None:
-    """PostgresStore.add_thread_item (default strategy), one client, warm pool."""
-    thread_id = limits.thread(loop, STORE)
-    _insert(
-        benchmark,
-        loop,
-        profile,
-        lambda: (thread_id, limits.item(thread_id), WRITER_CONTEXT),
-        limits.store.add_thread_item,
-        STORE,
-        ADD_THREAD_ITEM,
-    )
+@pytest.mark.parametrize(("method", "query"), LIMIT_PATHS)
+def test_insert(
+    benchmark: Any, loop: Any, limits: Limits, profile: Profile, method: str, query: str
+) -> None:
+    """One client appending to its own thread through one insert path, floor to store."""
+    thread_id = limits.thread(loop, f"{method}_{query}")
+    make_args, call = insert_paths(limits, thread_id)[(method, query)]
+    _insert(benchmark, loop, profile, make_args, call, method, query)
 
 
 MIXED_PAGE_SIZE: Final = 50

@@ -76,22 +76,6 @@ LIMIT_OPS: Final = {  # one client, per insert path of LIMIT_PATHS
 }
 
 
-LIMIT_TESTS: Final = dict(
-    zip(
-        LIMIT_PATHS,
-        (
-            "test_raw_asyncpg_two_step",
-            "test_raw_asyncpg_counter_sql",
-            "test_sqlalchemy_core_two_step",
-            "test_sqlalchemy_core_counter_sql",
-            "test_orm_sketch",
-            "test_store_add_thread_item",
-        ),
-        strict=True,
-    )
-)
-
-
 PGBENCH_TPS: Final = {PGBENCH_INSERT: (3200, 8300, 9600), PGBENCH_COUNTER: (3050, 1800, 1240)}
 
 
@@ -187,8 +171,8 @@ def limit_benchmarks(jitter: Jitter) -> list[dict[str, Any]]:
         out.append(
             timed(
                 "bench_limits",
-                LIMIT_TESTS[(method, query)],
-                {},
+                "test_insert",
+                {"method": method, "query": query},
                 "limit add_item 1 client",
                 1000 / jitter(ops),
                 PROFILE.single_rounds,

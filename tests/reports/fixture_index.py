@@ -112,8 +112,8 @@ def index_benchmarks(
                 p50 = PLANTED.get((INDEX_READ, (variant, query)), p50)
             entry = timed(
                 "bench_index_variants",
-                f"test_{query}",
-                {"variant": variant},
+                "test_index_read",
+                {"query": query, "variant": variant},
                 f"index_read {query}",
                 p50,
                 PROFILE.read_rounds,

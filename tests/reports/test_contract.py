@@ -25,6 +25,7 @@ from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import (
     INDEX_READ,
     INDEX_READ_QUERIES,
+    LIMIT,
     LIMIT_PATHS,
     SUMMARY_GOALS,
     summary_goal_text,
@@ -110,13 +111,18 @@ def test_vocabulary_names_the_reads_the_index_bench_times() -> None:
 
 
 def test_vocabulary_names_the_insert_paths_the_limit_bench_runs() -> None:
-    calls = [
+    builder = next(
         n
         for n in ast.walk(module_tree("bench_limits"))
-        if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "_insert"
-    ]
-    paths = {(resolve(c.args[-2]), resolve(c.args[-1])) for c in calls}
-    assert paths == set(LIMIT_PATHS)
+        if isinstance(n, ast.FunctionDef) and n.name == "insert_paths"
+    )
+    returned = next(n.value for n in ast.walk(builder) if isinstance(n, ast.Return))
+    assert isinstance(returned, ast.Dict)
+    paths = [tuple(resolve(e) for e in k.elts) for k in returned.keys if isinstance(k, ast.Tuple)]
+    assert paths == list(LIMIT_PATHS)  # the bench parametrizes over LIMIT_PATHS itself
+    fixture = [e["extra_info"] for e in benchmarks("run_a")]
+    runs = [(i["method"], i["query"]) for i in fixture if i["kind"] == LIMIT]
+    assert set(LIMIT_PATHS) <= set(runs)
 
 
 @pytest.mark.parametrize("run", RUNS)

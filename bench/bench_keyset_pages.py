@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from functools import partial
 from typing import Any, Final
 
 import pytest
@@ -76,88 +78,78 @@ def _page(
     return page
 
 
-@pytest.mark.benchmark(group=ITEMS_PAGE)
-@pytest.mark.parametrize("order", ORDERS)
-def test_items_keyset_store(
-    benchmark: Any,
-    loop: Any,
-    recommended: VariantDatabase,
-    profile: Profile,
-    depth: int,
-    page_size: int,
-    order: str,
-) -> None:
-    """load_thread_items: the store's keyset page (cursor resolved in the same statement)."""
-    after, first = item_positions(recommended.seed.deep_item_ids, depth, order)
-    page = _page(
-        benchmark,
-        loop,
-        profile,
-        lambda: recommended.store.load_thread_items(
-            DEEP_THREAD_ID, after, page_size, order, CONTEXT
-        ),
-        ITEMS_PAGE,
-        KEYSET,
-        depth,
-        page_size,
-        order,
-    )
-    assert [page.data[0].id, len(page.data), page.has_more] == [first, page_size, True]
+Page = tuple[Callable[[], Any], Callable[[Any], None]]
 
 
-@pytest.mark.benchmark(group=ITEMS_PAGE)
-@pytest.mark.parametrize("order", ORDERS)
-def test_items_keyset_raw_asyncpg(
-    benchmark: Any,
-    loop: Any,
-    recommended: VariantDatabase,
-    profile: Profile,
-    depth: int,
-    page_size: int,
-    order: str,
-) -> None:
-    """The store's page statement on a raw asyncpg connection (no pool, no parsing)."""
-    after, first = item_positions(recommended.seed.deep_item_ids, depth, order)
-    rows = _page(
-        benchmark,
-        loop,
-        profile,
-        lambda: raw_items_page(recommended.raw, DEEP_THREAD_ID, USER_ID, page_size, after, order),
-        ITEMS_PAGE,
-        RAW_ASYNCPG,
-        depth,
-        page_size,
-        order,
-    )
-    assert json.loads(rows[0]["data"])["id"] == first
-    assert len(rows) == page_size + 1
+def items_page(db: VariantDatabase, method: str, depth: int, page_size: int, order: str) -> Page:
+    """One page of the deep thread by ``method``: what is called, and the check of its
+    result (it starts at the row its depth says)."""
+    after, first = item_positions(db.seed.deep_item_ids, depth, order)
+    if method == KEYSET:  # load_thread_items: the cursor resolved in the same statement
 
+        def keyset(page: Any) -> None:
+            assert [page.data[0].id, len(page.data), page.has_more] == [first, page_size, True]
 
-@pytest.mark.benchmark(group=ITEMS_PAGE)
-@pytest.mark.parametrize("order", ORDERS)
-def test_items_offset(
-    benchmark: Any,
-    loop: Any,
-    recommended: VariantDatabase,
-    profile: Profile,
-    depth: int,
-    page_size: int,
-    order: str,
-) -> None:
-    """OFFSET/LIMIT baseline: same rows and parsing, every skipped row read and dropped."""
-    _, first = item_positions(recommended.seed.deep_item_ids, depth, order)
+        call = partial(db.store.load_thread_items, DEEP_THREAD_ID, after, page_size, order, CONTEXT)
+        return call, keyset
+    if method == RAW_ASYNCPG:  # the store's page statement, no pool, no parsing
 
-    async def call() -> Any:
-        async with recommended.store.connection() as conn:
+        def raw(rows: Any) -> None:
+            assert [json.loads(rows[0]["data"])["id"], len(rows)] == [first, page_size + 1]
+
+        return partial(
+            raw_items_page, db.raw, DEEP_THREAD_ID, USER_ID, page_size, after, order
+        ), raw
+
+    async def offset() -> Any:  # same rows and parsing, every skipped row read and dropped
+        async with db.store.connection() as conn:
             return await offset_items_page(conn, DEEP_THREAD_ID, USER_ID, page_size, depth, order)
 
-    page = _page(benchmark, loop, profile, call, ITEMS_PAGE, OFFSET, depth, page_size, order)
+    return offset, partial(_starts_at, first, page_size)
+
+
+def threads_page(db: VariantDatabase, method: str, depth: int, page_size: int, order: str) -> Page:
+    """One page of the heavy user's thread list by ``method``, and its check."""
+    after, first = item_positions(db.seed.heavy_thread_ids, depth, order)
+    if method == KEYSET:  # load_threads: keyset over (created_at, id)
+        return partial(db.store.load_threads, page_size, after, order, CONTEXT), partial(
+            _starts_at, first, page_size
+        )
+
+    async def offset() -> Any:
+        async with db.store.connection() as conn:
+            return await offset_threads_page(conn, USER_ID, page_size, depth, order)
+
+    return offset, partial(_starts_at, first, page_size)
+
+
+def _starts_at(first: str, page_size: int, page: Any) -> None:
     assert [page.data[0].id, len(page.data)] == [first, page_size]
+
+
+@pytest.mark.benchmark(group=ITEMS_PAGE)
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("method", (KEYSET, RAW_ASYNCPG, OFFSET))
+def test_items_page(
+    benchmark: Any,
+    loop: Any,
+    recommended: VariantDatabase,
+    profile: Profile,
+    depth: int,
+    page_size: int,
+    order: str,
+    method: str,
+) -> None:
+    """load_thread_items' page at ``depth``: the store's keyset, its statement on raw
+    asyncpg, and the OFFSET/LIMIT baseline."""
+    call, check = items_page(recommended, method, depth, page_size, order)
+    check(_page(benchmark, loop, profile, call, ITEMS_PAGE, method, depth, page_size, order))
 
 
 @pytest.mark.benchmark(group=THREADS_PAGE)
 @pytest.mark.parametrize("order", ORDERS)
-def test_threads_keyset_store(
+@pytest.mark.parametrize("method", (KEYSET, OFFSET))
+def test_threads_page(
     benchmark: Any,
     loop: Any,
     recommended: VariantDatabase,
@@ -165,42 +157,12 @@ def test_threads_keyset_store(
     thread_depth: int,
     page_size: int,
     order: str,
+    method: str,
 ) -> None:
-    """load_threads: keyset over (created_at, id) for a user with thousands of threads."""
-    after, first = item_positions(recommended.seed.heavy_thread_ids, thread_depth, order)
+    """load_threads' page at ``thread_depth`` for a user with thousands of threads: the
+    store's keyset and the OFFSET/LIMIT baseline."""
+    call, check = threads_page(recommended, method, thread_depth, page_size, order)
     page = _page(
-        benchmark,
-        loop,
-        profile,
-        lambda: recommended.store.load_threads(page_size, after, order, CONTEXT),
-        THREADS_PAGE,
-        KEYSET,
-        thread_depth,
-        page_size,
-        order,
+        benchmark, loop, profile, call, THREADS_PAGE, method, thread_depth, page_size, order
     )
-    assert [page.data[0].id, len(page.data)] == [first, page_size]
-
-
-@pytest.mark.benchmark(group=THREADS_PAGE)
-@pytest.mark.parametrize("order", ORDERS)
-def test_threads_offset(
-    benchmark: Any,
-    loop: Any,
-    recommended: VariantDatabase,
-    profile: Profile,
-    thread_depth: int,
-    page_size: int,
-    order: str,
-) -> None:
-    """OFFSET/LIMIT baseline for the thread list."""
-    _, first = item_positions(recommended.seed.heavy_thread_ids, thread_depth, order)
-
-    async def call() -> Any:
-        async with recommended.store.connection() as conn:
-            return await offset_threads_page(conn, USER_ID, page_size, thread_depth, order)
-
-    page = _page(
-        benchmark, loop, profile, call, THREADS_PAGE, OFFSET, thread_depth, page_size, order
-    )
-    assert [page.data[0].id, len(page.data)] == [first, page_size]
+    check(page)

@@ -24,7 +24,6 @@ from chatkit_pg.harness.vocabulary import (
     PGBENCH_COUNTER,
     PGBENCH_INSERT,
     PGBENCH_SCRIPTS,
-    RAW_ASYNCPG,
     SCENARIOS,
     SORT_KEY,
     STORE,
@@ -124,13 +123,7 @@ def page_ms(kind: str, method: str, size: int, order: str, depth: int) -> float:
     return ms * (1.02 if order == "asc" else 1.0)
 
 
-PAGE_TESTS: Final = {
-    (ITEMS_PAGE, KEYSET): "test_items_keyset_store",
-    (ITEMS_PAGE, RAW_ASYNCPG): "test_items_keyset_raw_asyncpg",
-    (ITEMS_PAGE, OFFSET): "test_items_offset",
-    (THREADS_PAGE, KEYSET): "test_threads_keyset_store",
-    (THREADS_PAGE, OFFSET): "test_threads_offset",
-}
+PAGE_TESTS: Final = {ITEMS_PAGE: "test_items_page", THREADS_PAGE: "test_threads_page"}
 
 
 def page_benchmarks(jitter: Jitter) -> list[dict[str, Any]]:
@@ -147,8 +140,13 @@ def page_benchmarks(jitter: Jitter) -> list[dict[str, Any]]:
                         out.append(
                             timed(
                                 "bench_keyset_pages",
-                                PAGE_TESTS[(kind, method)],
-                                {"order": order, "depth": depth, "page_size": size},
+                                PAGE_TESTS[kind],
+                                {
+                                    "depth": depth,
+                                    "page_size": size,
+                                    "method": method,
+                                    "order": order,
+                                },
                                 f"{kind} n{size} {order}",
                                 jitter(page_ms(kind, method, size, order, depth)),
                                 PROFILE.read_rounds,

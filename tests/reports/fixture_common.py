@@ -110,6 +110,22 @@ class Jitter:
         return value if self.rng is None else value * self.rng.uniform(0.985, 1.015)
 
 
+# bench/conftest.py's pytest_generate_tests: the profile's sizes come first in an id, labelled.
+AXIS_LABELS: Final = {
+    "concurrency": "c{}",
+    "depth": "d{}",
+    "page_size": "n{}",
+    "thread_depth": "d{}",
+}
+
+
+def pytest_id(params: dict[str, Any]) -> str:
+    """The id pytest gives a bench test with these parameters (``d0-n20-keyset-asc``)."""
+    axes = [label.format(params[k]) for k, label in AXIS_LABELS.items() if k in params]
+    rest = [str(v) for k, v in params.items() if k not in AXIS_LABELS]
+    return "-".join(axes + rest)
+
+
 class Benchmark:
     """What a bench module sees of pytest-benchmark's ``benchmark`` fixture, replayed.
 
@@ -121,7 +137,7 @@ class Benchmark:
     def __init__(
         self, module: str, test: str, params: dict[str, Any], group: str, durations: list[float]
     ) -> None:
-        self.param = "-".join(str(v) for v in params.values())
+        self.param = pytest_id(params)
         self.name = f"{test}[{self.param}]"
         self.fullname = f"bench/{module}.py::{self.name}"
         self.params = params

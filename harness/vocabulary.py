@@ -15,6 +15,9 @@ from typing import Any, Final
 
 PERCENTILES: Final = (50, 95, 99)
 """Latency percentiles every table and figure reports, in this order."""
+STREAM_PERCENTILES: Final = (50, 90, 95, 99)
+"""The percentiles of the streamed timings (ttfe, ttft, itl, tpot, stream end), as the
+LLM-serving benchmarks report them; Locust's CSVs hold each."""
 
 
 def bench_percentile_key(p: int) -> str:
@@ -156,13 +159,20 @@ SSE_TYPE: Final = "SSE"
 TTFE_PREFIX: Final = "ttfe "  # request start -> first event of any kind
 TTFT_PREFIX: Final = "ttft "  # request start -> first assistant text (a delta, or a whole item)
 STREAM_PREFIX: Final = "stream "  # request start -> end of a complete stream
+# As vLLM's benchmarks/serve.py defines them, a text delta standing for a token: one ITL
+# sample per gap between successive text deltas of a stream; one TPOT sample per stream with
+# at least two deltas, (stream end - first assistant token) / (deltas - 1).
+ITL_PREFIX: Final = "itl "
+TPOT_PREFIX: Final = "tpot "
 # Not a time: the "response time" columns of this entry hold text deltas per second of one
 # stream (first to last delta; streams with at least two deltas only).
 TOKENS_PREFIX: Final = "tokens/s "
-TIMING_PREFIXES: Final = (TTFE_PREFIX, TTFT_PREFIX, STREAM_PREFIX)
+TIMING_PREFIXES: Final = (TTFE_PREFIX, TTFT_PREFIX, ITL_PREFIX, TPOT_PREFIX, STREAM_PREFIX)
 TIMING_TITLES: Final = {
     TTFE_PREFIX: "time to first event",
     TTFT_PREFIX: "time to first assistant token",
+    ITL_PREFIX: "inter-token latency",
+    TPOT_PREFIX: "time per output token",
     STREAM_PREFIX: "time to stream end",
     TOKENS_PREFIX: "tokens/s (text deltas per second)",
 }

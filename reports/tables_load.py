@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import (
@@ -14,6 +14,7 @@ from chatkit_pg.harness.vocabulary import (
     OTHER_FAILURE,
     PERCENTILES,
     SSE_TYPE,
+    STREAM_PERCENTILES,
     TIMING_PREFIXES,
     TIMING_TITLES,
     TOKENS_PREFIX,
@@ -108,28 +109,31 @@ def _percentile(timing: Any, key: str) -> float | None:
 
 
 def load_timings_table(lt: LoadTest) -> Table | None:
-    """Per streamed request type: the timings users care about, p50 / p95, as ``run.json``
-    recorded them (derived from the stats CSV, and captioned so, for a run that did not)."""
+    """Per streamed request type and timing: the count and the percentiles of
+    :data:`STREAM_PERCENTILES`, as ``run.json`` recorded them (derived from the stats CSV,
+    and captioned so, for a run that did not)."""
     keys = timing_keys()
-    rows = []
+    rows: list[list[Any]] = []
+    row_better: dict[int, Better] = {}
     for entry in lt.timings or ():
-        cells: list[Any] = [entry.get("request")]
         for prefix in TIMED:
-            cells += [_percentile(entry.get(keys[prefix]), p) for p in ("p50", "p95")]
-        if any(c is not None for c in cells[1:]):
-            rows.append(cells)
+            timing = entry.get(keys[prefix])
+            cells = [_percentile(timing, f"p{p}") for p in STREAM_PERCENTILES]
+            if all(c is None for c in cells):
+                continue
+            unit = "" if prefix == TOKENS_PREFIX else " (ms)"
+            if prefix == TOKENS_PREFIX:
+                row_better[len(rows)] = "higher"
+            count = timing.get("count") if isinstance(timing, dict) else None
+            rows.append([entry.get("request"), TIMING_TITLES[prefix] + unit, count, *cells])
     if not rows:
         return None
-    columns = [Column("Request type", key=True)]
-    for prefix in TIMED:
-        title = TIMING_TITLES[prefix]
-        fmt: Literal["float", "ms"] = "float" if prefix == TOKENS_PREFIX else "ms"
-        better: Better = "higher" if prefix == TOKENS_PREFIX else "lower"
-        unit = "" if prefix == TOKENS_PREFIX else " (ms)"
-        columns += [
-            Column(f"{title} p50{unit}", fmt, better=better),
-            Column(f"{title} p95{unit}", fmt, better=better),
-        ]
+    columns = [
+        Column("Request type", key=True),
+        Column("Timing", key=True),
+        Column("Samples", "int"),
+        *(Column(f"p{p}", "float", better="lower") for p in STREAM_PERCENTILES),
+    ]
     source = (
         f"Derived from Locust's stats CSV: this run's {RunFolder.LOADTEST_RUN_FILE} recorded "
         "no timings (an older run)."
@@ -138,12 +142,16 @@ def load_timings_table(lt: LoadTest) -> Table | None:
     )
     return Table(
         id="load_timings",
-        title="Timings users care about: first event, first assistant token, stream end",
+        title="Timings users care about: first event, first token, inter-token, stream end",
         columns=columns,
         rows=rows,
+        row_better=row_better,
         caption=f"{source} First assistant token: the first text delta, or the assistant "
-        "message when it arrives whole; turns without assistant text have none. Empty: not "
-        "measured.",
+        "message when it arrives whole; turns without assistant text have none. A text delta "
+        "stands for a token: inter-token latency has one sample per gap between successive "
+        "deltas, time per output token one per stream with two or more deltas ((stream end "
+        "- first token) / (deltas - 1)), as vLLM's benchmarks define them. Locust rounds "
+        "times below 100 ms to whole milliseconds. tokens/s rows hold text deltas per second.",
     )
 
 

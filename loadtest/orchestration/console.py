@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from chatkit_pg.harness.vocabulary import STREAM_PERCENTILES
+
 from .config import LoadTestConfig
 from .locust_csv import timings
 
@@ -16,13 +18,7 @@ def print_summary(rows: list[dict[str, Any]], integrity: dict[str, Any] | None, 
             f"{r['type']:6} {r['name'][:34]:34} {r['requests']:7d} {r['failures']:5d} "
             f"{r['rps']:7.1f} {r['p50_ms']:6.0f} {r['p95_ms']:6.0f}"
         )
-    print("p50 / p95 (ms): first event | first assistant token | stream end | tokens/s")
-    for t in timings(rows):
-        cells = [
-            f"{t[k]['p50']:.0f} / {t[k]['p95']:.0f}" if t[k] else "-"
-            for k in ("ttfe", "ttft", "stream", "tokens_per_s")
-        ]
-        print(f"  {t['request']:26} " + " | ".join(cells))
+    print_timings(timings(rows))
     if integrity is None:
         print(f"results: {out}")
         return
@@ -31,6 +27,19 @@ def print_summary(rows: list[dict[str, Any]], integrity: dict[str, Any] | None, 
     for check in integrity.get("checks", []):
         print(f"  [{'ok' if check['passed'] else 'FAIL'}] {check['name']}: {check['detail']}")
     print(f"results: {out}")
+
+
+def print_timings(streamed: list[dict[str, Any]]) -> None:
+    """The streamed timings as run.json records them: per request and timing, the count and
+    its percentiles (ms; tokens/s for that row)."""
+    head = "  ".join(f"{'p' + str(p):>7}" for p in STREAM_PERCENTILES)
+    print(f"{'streamed timing':42} {'count':>7}  {head}")
+    for entry in streamed:
+        for key, timing in entry.items():
+            if key == "request" or not timing:
+                continue
+            cells = "  ".join(f"{timing[f'p{p}']:7.0f}" for p in STREAM_PERCENTILES)
+            print(f"{key + ' ' + entry['request']:42} {timing['count']:7d}  {cells}")
 
 
 def load_text(config: LoadTestConfig) -> str:

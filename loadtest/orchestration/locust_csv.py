@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from chatkit_pg.harness.vocabulary import (
     HTTP_5XX,
     LOCUST_TOTAL_NAME,
     PERCENTILES,
     SSE_TYPE,
+    STREAM_PERCENTILES,
     STREAMING_REQUESTS,
     TIMING_PREFIXES,
     TOKENS_PREFIX,
@@ -45,8 +46,12 @@ def read_rows(path: Path, required: tuple[str, ...] = ()) -> list[dict[str, str]
         raise NotLocustCsv(f"{path}: cannot read as CSV: {exc}") from exc
 
 
+ROW_PERCENTILES: Final = tuple(sorted({*PERCENTILES, *STREAM_PERCENTILES}))
+
+
 def summarize_stats(stats_csv: Path) -> list[dict[str, Any]]:
-    """Per request type: count, failures, requests/s, p50/p95/p99 (ms) from the stats CSV."""
+    """Per request type: count, failures, requests/s and the percentiles (ms) of
+    :data:`ROW_PERCENTILES` from the stats CSV."""
     if not stats_csv.exists():
         return []
     return [
@@ -58,7 +63,7 @@ def summarize_stats(stats_csv: Path) -> list[dict[str, Any]]:
             "rps": float(row["Requests/s"]),
             **{
                 bench_percentile_key(p): float(row[locust_percentile_column(p)] or 0)
-                for p in PERCENTILES
+                for p in ROW_PERCENTILES
             },
         }
         for row in read_rows(stats_csv)
@@ -66,12 +71,15 @@ def summarize_stats(stats_csv: Path) -> list[dict[str, Any]]:
 
 
 def total(rows: list[dict[str, Any]], column: str) -> int:
-    """``column`` of Locust's total row (``requests`` or ``failures``)."""
-    return sum(r[column] for r in rows if r["name"] == LOCUST_TOTAL_NAME)
+    """``column`` (``requests`` or ``failures``) over the HTTP requests: Locust's total row
+    also counts the ``SSE`` timing samples (seven inter-token gaps a reply of eight deltas),
+    which are measurements of a request, not requests."""
+    return sum(r[column] for r in rows if r["type"] != SSE_TYPE and r["name"] != LOCUST_TOTAL_NAME)
 
 
 def timings(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per streamed request type: count, p50 and p95 of each timing (ms) and of tokens/s.
+    """Per streamed request type: count and the :data:`STREAM_PERCENTILES` of each timing
+    (ms) and of tokens/s (``{"count": n, "p50": .., "p90": .., ...}``, None when absent).
 
     Computed once here, recorded in ``run.json``; the report reads that record."""
     found = {r["name"]: r for r in rows if r["type"] == SSE_TYPE}
@@ -82,12 +90,21 @@ def timings(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             row = found.get(f"{prefix}{kind}")
             key = prefix.strip().replace("/", "_per_")
             entry[key] = (
-                {"count": row["requests"], "p50": row["p50_ms"], "p95": row["p95_ms"]}
+                {
+                    "count": row["requests"],
+                    **{f"p{p}": row[bench_percentile_key(p)] for p in STREAM_PERCENTILES},
+                }
                 if row
                 else None
             )
         table.append(entry)
     return table
+
+
+def aggregated(rows: list[dict[str, Any]], column: str) -> int:
+    """``column`` of Locust's own total row, SSE samples included: what its history's
+    aggregated rows count, for placing the last requests after the history."""
+    return sum(r[column] for r in rows if r["name"] == LOCUST_TOTAL_NAME)
 
 
 def total_history(history_csv: Path) -> list[tuple[float, int, int]]:

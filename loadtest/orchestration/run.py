@@ -55,7 +55,7 @@ from .config import CapacityOptions, LoadTestConfig
 from .console import load_text, print_capacity, print_checks, print_summary
 from .integrity import check_integrity
 from .locust_command import LOCUST_CONF, LOCUSTFILE, locust_command, run_locust
-from .locust_csv import summarize_stats, timings, total
+from .locust_csv import aggregated, summarize_stats, timings, total
 from .processes import LOOPBACK, fetch_server_metrics, free_port, running_server, serve_command
 from .seed import seed_database
 
@@ -412,8 +412,8 @@ def judge_chaos(
         load.restart,
         folder.file(RunFolder.LOCUST_HISTORY_FILE),
         folder.file(RunFolder.LOCUST_FAILURES_FILE),
-        total(rows, "requests"),
-        total(rows, "failures"),
+        aggregated(rows, "requests"),  # the history's own totals, SSE samples included
+        aggregated(rows, "failures"),
         load.ended_at,
         grace_s,
     )

@@ -4,7 +4,9 @@ Non-streaming requests are checked for status and JSON. Streaming requests are r
 by event (:mod:`.sse`); besides Locust's own entry for the request (which times the response
 headers) a complete stream fires ``SSE`` entries ``ttfe <type>`` (time to first event),
 ``ttft <type>`` (time to the first assistant text: a text delta, or an assistant message that
-arrives whole; turns without assistant text have none), ``stream <type>`` (time to the end of
+arrives whole; turns without assistant text have none), ``itl <type>`` (one entry per gap
+between successive text deltas), ``tpot <type>`` (time per output token: stream end minus
+first token over the deltas after the first), ``stream <type>`` (time to the end of
 the stream) and ``tokens/s <type>`` (text deltas per second, first to last delta, when the
 stream had at least two). Every failure is recorded once, on the request's own entry, with a
 message starting with its kind (timeout, http_4xx, http_5xx, invalid_event, early_end,
@@ -29,6 +31,7 @@ from chatkit_pg.harness.vocabulary import (
     HTTP_5XX,
     INVALID_EVENT,
     ITEMS_LIST,
+    ITL_PREFIX,
     SSE_TYPE,
     STREAM_PREFIX,
     THREADS_ADD_USER_MESSAGE,
@@ -38,6 +41,7 @@ from chatkit_pg.harness.vocabulary import (
     THREADS_UPDATE,
     TIMEOUT,
     TOKENS_PREFIX,
+    TPOT_PREFIX,
     TTFE_PREFIX,
     TTFT_PREFIX,
 )
@@ -228,10 +232,16 @@ class ChatKitClient:
                 self.acks.write({"op": "fail", **record, **_ids(check), "error": failure.kind})
                 raise RequestFailed(str(failure)) from None
             resp.success()
-        self._fire(f"{STREAM_PREFIX}{kind}", started, started_at, length)
+        ended = time.perf_counter()
+        self._fire(f"{STREAM_PREFIX}{kind}", started, started_at, length, (ended - started) * 1000)
         if check.first_token_at is not None:
             ms = (check.first_token_at - started) * 1000
             self._fire(f"{TTFT_PREFIX}{kind}", started, started_at, 0, ms)
+        for gap in check.inter_token_ms():
+            self._fire(f"{ITL_PREFIX}{kind}", started, started_at, 0, gap)
+        tpot = check.time_per_output_token_ms(ended)
+        if tpot is not None:
+            self._fire(f"{TPOT_PREFIX}{kind}", started, started_at, 0, tpot)
         rate = check.tokens_per_second()
         if rate is not None:
             self._fire(f"{TOKENS_PREFIX}{kind}", started, started_at, len(check.delta_times), rate)

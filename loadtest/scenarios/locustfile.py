@@ -31,6 +31,7 @@ from typing import Any
 
 from chatkit_pg.harness.vocabulary import (
     SSE_TYPE,
+    STREAM_PERCENTILES,
     STREAMING_REQUESTS,
     TIMING_PREFIXES,
     TOKENS_PREFIX,
@@ -128,18 +129,20 @@ def _configure(environment: Any, **_: Any) -> None:
 
 
 def timing_summary(environment: Any) -> list[str]:
-    """Lines of the console summary: per streamed request, p50/p95 of each timing (ms) and
-    tokens/s."""
+    """Lines of the console summary: per streamed request, the percentiles of each timing
+    (ms) and of tokens/s."""
     stats = environment.stats
-    lines = [f"{'timing (ms)':32} {'count':>6} {'p50':>7} {'p95':>7}"]
+    head = " ".join(f"{'p' + str(p):>7}" for p in STREAM_PERCENTILES)
+    lines = [f"{'timing (ms)':36} {'count':>6} {head}"]
     for kind in STREAMING_REQUESTS:
         for prefix in (*TIMING_PREFIXES, TOKENS_PREFIX):
             entry = stats.entries.get((f"{prefix}{kind}", SSE_TYPE))
             if entry is None or not entry.num_requests:
                 continue
-            p50 = entry.get_response_time_percentile(0.5)
-            p95 = entry.get_response_time_percentile(0.95)
-            lines.append(f"{prefix + kind:32} {entry.num_requests:6d} {p50:7.0f} {p95:7.0f}")
+            cells = " ".join(
+                f"{entry.get_response_time_percentile(p / 100):7.0f}" for p in STREAM_PERCENTILES
+            )
+            lines.append(f"{prefix + kind:36} {entry.num_requests:6d} {cells}")
     return lines
 
 

@@ -16,13 +16,15 @@ Pure Python (no Locust, no I/O), so the rules are unit-tested on their own:
   stream without the user message the request sent (``early_end``), and -- only when
   ``require_assistant`` is on -- a turn without an assistant message (``no_reply``).
 * It also notes when the first assistant text arrived (the first non-empty text delta, or an
-  assistant message that arrives whole with text) and when each text delta arrived.
+  assistant message that arrives whole with text) and when each text delta arrived, from
+  which the inter-token latencies and the time per output token follow.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Final
 
 from chatkit_pg.harness.vocabulary import EARLY_END, ERROR_EVENT, INVALID_EVENT, NO_REPLY
@@ -202,6 +204,17 @@ class StreamCheck:
             text = str(update["content"].get("text") or "")
         if text and self.first_token_at is None:
             self.first_token_at = now
+
+    def inter_token_ms(self) -> list[float]:
+        """Inter-token latencies (ms): one per gap between successive text deltas."""
+        return [(later - earlier) * 1000 for earlier, later in pairwise(self.delta_times)]
+
+    def time_per_output_token_ms(self, ended: float) -> float | None:
+        """Time per output token (ms) of a stream that ended at ``ended``, as vLLM defines it:
+        (end - first assistant token) / (deltas - 1); None under two deltas."""
+        if len(self.delta_times) < 2 or self.first_token_at is None:
+            return None
+        return (ended - self.first_token_at) * 1000 / (len(self.delta_times) - 1)
 
     def tokens_per_second(self) -> float | None:
         """Text deltas per second from the first delta to the last (None under two deltas)."""

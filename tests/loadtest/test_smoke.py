@@ -81,6 +81,18 @@ def test_headless_smoke(pg_server: PostgresServer, tmp_path: Path) -> None:
     ttfe = float(stats["SSE ttfe threads.add_user_message"]["Median Response Time"])
     end = float(stats["SSE stream threads.add_user_message"]["Median Response Time"])
     assert ttfe <= end
+    # The server streams 8 deltas a reply (--deltas' default): 7 inter-token gaps a stream,
+    # one time-per-output-token sample, each gap at least the 2 ms delay between deltas.
+    streams = int(stats["SSE stream threads.add_user_message"]["Request Count"])
+    itl = stats["SSE itl threads.add_user_message"]
+    assert int(itl["Request Count"]) == 7 * streams
+    assert int(stats["SSE tpot threads.add_user_message"]["Request Count"]) == streams
+    assert float(itl["Median Response Time"]) >= 2
+    run = json.loads((tmp_path / "loadtest" / "run.json").read_text())
+    recorded = {t["request"]: t for t in run["timings"]}["threads.add_user_message"]
+    assert recorded["itl"]["count"] == 7 * streams
+    assert set(recorded["tpot"]) == {"count", "p50", "p90", "p95", "p99"}
+    assert "itl threads.add_user_message" in completed.stdout
 
 
 def test_distributed_smoke(pg_server: PostgresServer, tmp_path: Path) -> None:

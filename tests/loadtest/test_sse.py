@@ -161,3 +161,24 @@ def test_update_of_an_item_never_named_is_invalid() -> None:
     with pytest.raises(StreamFailure) as info:
         check.observe(_delta("x"))
     assert info.value.kind == INVALID_EVENT
+
+
+def test_inter_token_latency_and_time_per_output_token() -> None:
+    """vLLM's definitions, a text delta for a token: one ITL per gap between deltas; TPOT =
+    (end - first token) / (deltas - 1), none under two deltas."""
+    check = StreamCheck(expect_created=True)
+    arrivals = [0.0, 0.0, 0.0, 0.0, 0.100, 0.130, 0.190]  # the deltas at 100, 130, 190 ms
+    turn = _turn(
+        {"type": "thread.item.added", "item": {**ASSISTANT, "content": []}},
+        _delta("a"),
+        _delta("b"),
+        _delta("c"),
+    )
+    for e, now in zip(turn, arrivals, strict=True):
+        check.observe(e, now=now)
+    assert check.inter_token_ms() == pytest.approx([30.0, 60.0])
+    assert check.time_per_output_token_ms(ended=0.300) == pytest.approx(100.0)  # 200 ms / 2
+    whole = StreamCheck(expect_created=True)
+    for n, e in enumerate(ORDERS["single_done"]):
+        whole.observe(e, now=float(n))
+    assert whole.inter_token_ms() == [] and whole.time_per_output_token_ms(9.0) is None

@@ -14,6 +14,7 @@ from chatkit_pg.harness.vocabulary import (
     CONNECTION_ERROR,
     EARLY_END,
     ITEMS_LIST,
+    ITL_PREFIX,
     LOCUST_TOTAL_NAME,
     SSE_TYPE,
     STREAM_PREFIX,
@@ -24,7 +25,9 @@ from chatkit_pg.harness.vocabulary import (
     THREADS_LIST,
     THREADS_UPDATE,
     TIMEOUT,
+    TPOT_PREFIX,
     TTFE_PREFIX,
+    TTFT_PREFIX,
 )
 from chatkit_pg.loadtest.scenarios.sse import StreamFailure
 from chatkit_pg.strategies import STRATEGIES
@@ -62,6 +65,10 @@ REQUESTS: Final = {
     ("POST", THREADS_UPDATE): (188, 0, 8, 410),
     **{(SSE_TYPE, f"{STREAM_PREFIX}{kind}"): (1628, 0, 330, 0) for kind in STREAMING_REQUESTS},
     **{(SSE_TYPE, f"{TTFE_PREFIX}{kind}"): (1628, 0, 28, 0) for kind in STREAMING_REQUESTS},
+    **{(SSE_TYPE, f"{TTFT_PREFIX}{kind}"): (1628, 0, 31, 0) for kind in STREAMING_REQUESTS},
+    # eight deltas a reply: seven gaps a stream
+    **{(SSE_TYPE, f"{ITL_PREFIX}{kind}"): (11396, 0, 5, 0) for kind in STREAMING_REQUESTS},
+    **{(SSE_TYPE, f"{TPOT_PREFIX}{kind}"): (1628, 0, 6, 0) for kind in STREAMING_REQUESTS},
 }
 
 

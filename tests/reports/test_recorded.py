@@ -9,10 +9,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from chatkit_pg.harness.results import RunFolder
-from chatkit_pg.harness.vocabulary import THREADS_ADD_USER_MESSAGE, THREADS_CREATE
+from chatkit_pg.harness.vocabulary import (
+    ITL_PREFIX,
+    STREAM_PERCENTILES,
+    THREADS_ADD_USER_MESSAGE,
+    THREADS_CREATE,
+    TIMING_TITLES,
+    TPOT_PREFIX,
+    TTFE_PREFIX,
+)
 from chatkit_pg.loadtest.orchestration.locust_csv import summarize_stats, timings
 from chatkit_pg.reports.build import build
 from chatkit_pg.reports.load import load_results
@@ -27,24 +35,47 @@ def edit_json(path: Path, change: Callable[[dict[str, Any]], object]) -> None:
     path.write_text(json.dumps(document))
 
 
+TTFE: Final = TIMING_TITLES[TTFE_PREFIX] + " (ms)"
+PLANTED: Final = {"count": 1628, "p50": 41.5, "p90": 60.5, "p95": 77.5, "p99": 90.5}
+
+
 def plant_timings(run: dict[str, Any]) -> None:
-    """threads.create's ttfe as recorded: 41.5 / 77.5 ms where the CSV says 28 / 56."""
+    """threads.create's ttfe as recorded: values the CSV (28 / 45 / 56 / 90 ms) does not say."""
     entry = next(e for e in run["timings"] if e["request"] == THREADS_CREATE)
-    entry["ttfe"] = {"count": 1628, "p50": 41.5, "p95": 77.5}
+    entry["ttfe"] = PLANTED
+
+
+def percentiles(timing: dict[str, Any]) -> list[float]:
+    return [timing[f"p{p}"] for p in STREAM_PERCENTILES]
+
+
+def markdown_row(request: str, timing: dict[str, Any]) -> str:
+    cells = " | ".join(f"{v:.1f}" for v in percentiles(timing))
+    return f"| {request} | {TTFE} | {timing['count']:,} | {cells} |"
+
+
+def from_csv(folder: Path, request: str) -> dict[str, Any]:
+    derived = timings(summarize_stats(folder / RunFolder.LOCUST_STATS_FILE))
+    return next(e for e in derived if e["request"] == request)["ttfe"]
 
 
 def test_report_shows_the_timings_run_json_recorded(run_a: Path) -> None:
+    csv_create = from_csv(run_a, THREADS_CREATE)
+    assert percentiles(csv_create) != percentiles(PLANTED)
     edit_json(run_a / RunFolder.LOADTEST_RUN_FILE, plant_timings)
     lt = load_results(run_a).loadtest
     assert lt is not None and not lt.timings_derived
     table = load_timings_table(lt)
     assert table is not None
-    rows = {row[0]: row for row in table.rows}
-    assert rows[THREADS_CREATE][1:3] == [41.5, 77.5]
-    assert rows[THREADS_ADD_USER_MESSAGE][1:3] == [28.0, 56.0]  # unplanted: as the CSV says
+    rows = {(row[0], row[1]): row for row in table.rows}
+    assert rows[(THREADS_CREATE, TTFE)][3:] == percentiles(PLANTED)
+    unplanted = from_csv(run_a, THREADS_ADD_USER_MESSAGE)
+    assert rows[(THREADS_ADD_USER_MESSAGE, TTFE)][3:] == percentiles(unplanted)
+    titles = {row[1] for row in table.rows}
+    assert {TIMING_TITLES[p] + " (ms)" for p in (ITL_PREFIX, TPOT_PREFIX)} <= titles
     text = build(run_a).markdown.read_text()
-    assert f"| {THREADS_CREATE} | 41.5 | 77.5 |" in text
-    assert f"| {THREADS_CREATE} | 28.0 | 56.0 |" not in text
+    assert markdown_row(THREADS_CREATE, PLANTED) in text
+    assert markdown_row(THREADS_CREATE, csv_create) not in text
     assert f"As the run recorded them in {RunFolder.LOADTEST_RUN_FILE}." in text
 
 
@@ -55,7 +86,7 @@ def test_old_run_without_timings_derives_them_from_the_csv_and_says_so(run_a: Pa
     # Derived by the recorder's own code over the one Locust CSV reader, nothing else.
     assert lt.timings == timings(summarize_stats(run_a / RunFolder.LOCUST_STATS_FILE))
     text = build(run_a).markdown.read_text()
-    assert f"| {THREADS_CREATE} | 28.0 | 56.0 |" in text
+    assert markdown_row(THREADS_CREATE, from_csv(run_a, THREADS_CREATE)) in text
     assert "Derived from Locust's stats CSV" in text and "recorded no timings" in text
 
 

@@ -134,6 +134,9 @@ INVALID_EVENT: Final = "invalid_event"
 EARLY_END: Final = "early_end"
 ERROR_EVENT: Final = "error_event"
 NO_REPLY: Final = "no_reply"  # a turn without an assistant message (only when one is required)
+# A stream that carries another conversation: events of a thread the request did not ask
+# about, a second thread.created, or a user message that is not the text this user sent.
+CROSS_TALK: Final = "cross_talk"
 FAILURE_KINDS: Final = (
     TIMEOUT,
     CONNECTION_ERROR,
@@ -143,6 +146,7 @@ FAILURE_KINDS: Final = (
     EARLY_END,
     ERROR_EVENT,
     NO_REPLY,
+    CROSS_TALK,
 )
 OTHER_FAILURE: Final = "other"
 

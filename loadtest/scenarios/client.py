@@ -10,7 +10,7 @@ first token over the deltas after the first), ``stream <type>`` (time to the end
 the stream) and ``tokens/s <type>`` (text deltas per second, first to last delta, when the
 stream had at least two). Every failure is recorded once, on the request's own entry, with a
 message starting with its kind (timeout, http_4xx, http_5xx, invalid_event, early_end,
-error_event, no_reply, connection_error). Request names, entry names and
+error_event, no_reply, cross_talk, connection_error). Request names, entry names and
 failure kinds all come from :mod:`chatkit_pg.harness.vocabulary`, which the report reads.
 """
 
@@ -206,10 +206,12 @@ class ChatKitClient:
         request_id = uuid.uuid4().hex
         record = {"req": request_id, "type": kind, "user": self.user, "thread_id": thread_id}
         self.acks.write({"op": "attempt", **record})
+        sent = "".join(part["text"] for part in params["input"]["content"])
         check = StreamCheck(
             thread_id=thread_id,
             require_assistant=self.settings.require_assistant,
             expect_created=kind == THREADS_CREATE,
+            sent_text=sent if self.settings.check_echo else None,
         )
         body = json.dumps({"type": kind, "params": params})
         started = time.perf_counter()

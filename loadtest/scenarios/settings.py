@@ -104,6 +104,11 @@ class ScenarioSettings:
         cli_help="with --host: seed the long/hot threads over the API first (small, "
         "resumable; --seed-threads/--seed-thread-length)",
     )  # fmt: skip
+    check_echo: bool = declare(
+        True,
+        "a stream's user message must be the text this user sent, else cross_talk (true/false; "
+        "off for a server that rewrites user input)",
+    )
     fail_ratio: float = declare(
         0.0, "exit 1 when the share of failed requests exceeds this (0..1)", cli=True,
         group="target",

@@ -12,7 +12,9 @@ Pure Python (no Locust, no I/O), so the rules are unit-tested on their own:
   turn, notices, stream options, client effects, and event types it does not know yet. A turn
   ends when the stream ends. What fails: an ``error`` event (``error_event``), an event that
   is not a JSON object with a ``type`` or that contradicts the protocol (``invalid_event``:
-  an item without an id, an item of another thread, an update of an item the stream never named), a
+  an item without an id, an update of an item the stream never named), another conversation
+  in this stream (``cross_talk``: an item or ``thread.updated`` of another thread, a second
+  ``thread.created``, a user message that is not the text this request sent), a
   stream without the user message the request sent (``early_end``), and -- only when
   ``require_assistant`` is on -- a turn without an assistant message (``no_reply``).
 * It also notes when the first assistant text arrived (the first non-empty text delta, or an
@@ -27,7 +29,13 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Final
 
-from chatkit_pg.harness.vocabulary import EARLY_END, ERROR_EVENT, INVALID_EVENT, NO_REPLY
+from chatkit_pg.harness.vocabulary import (
+    CROSS_TALK,
+    EARLY_END,
+    ERROR_EVENT,
+    INVALID_EVENT,
+    NO_REPLY,
+)
 
 
 class StreamFailure(Exception):
@@ -119,6 +127,8 @@ class StreamCheck:
         event_types: how many events of each type arrived.
         require_assistant: a turn without an assistant message fails (``no_reply``).
         expect_created: the request creates a thread (``thread.created`` must come).
+        sent_text: the text of the user message the request sent; the stream's user message
+            must echo it (None: not checked).
     """
 
     thread_id: str | None = None
@@ -132,6 +142,7 @@ class StreamCheck:
     event_types: dict[str, int] = field(default_factory=dict)
     require_assistant: bool = False
     expect_created: bool = False
+    sent_text: str | None = None
     _known_items: dict[str, str] = field(default_factory=dict)
 
     def observe(self, event: dict[str, Any], now: float = 0.0) -> None:
@@ -151,10 +162,9 @@ class StreamCheck:
             thread = event.get("thread")
             if not isinstance(thread, dict) or not isinstance(thread.get("id"), str):
                 raise StreamFailure(INVALID_EVENT, f"{kind} without thread.id")
-            if kind == "thread.created":
-                self.thread_id = thread["id"]
-            elif self.thread_id and thread["id"] != self.thread_id:
-                raise StreamFailure(INVALID_EVENT, "thread.updated for another thread")
+            if self.thread_id and thread["id"] != self.thread_id:
+                raise StreamFailure(CROSS_TALK, f"{kind} for another thread")
+            self.thread_id = thread["id"]
         elif kind in ITEM_EVENTS:
             self._item_event(kind, event, now)
         elif kind == "thread.item.updated":
@@ -173,7 +183,7 @@ class StreamCheck:
         if not isinstance(item.get("type"), str):
             raise StreamFailure(INVALID_EVENT, f"{kind} without item.type")
         if self.thread_id and item.get("thread_id") not in (None, self.thread_id):
-            raise StreamFailure(INVALID_EVENT, f"{kind} for another thread")
+            raise StreamFailure(CROSS_TALK, f"{kind} for another thread")
         item_type = item["type"]
         if item_type == ASSISTANT_MESSAGE and self.first_token_at is None and _text_of(item):
             self.first_token_at = now  # the assistant message arrived whole
@@ -182,6 +192,8 @@ class StreamCheck:
             return
         self.done_items.append((item["id"], item_type))
         if item_type == "user_message" and self.user_message_id is None:
+            if self.sent_text is not None and _text_of(item).strip() != self.sent_text.strip():
+                raise StreamFailure(CROSS_TALK, "the user message is not the text this user sent")
             self.user_message_id = item["id"]
         elif item_type == ASSISTANT_MESSAGE and self.assistant_message_id is None:
             self.assistant_message_id = item["id"]

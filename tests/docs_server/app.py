@@ -19,6 +19,9 @@ Each request picks the shape of its reply with the header ``X-Reply-Mode`` (defa
 ``X-Chunk-Delay-Ms`` (default 0) sleeps before each text delta or widget state and before a
 single-``done`` message: the model's latency, for time-to-first-token checks.
 
+``X-Plant: swap`` plants a defect for the load test to catch: each turn is processed, but
+the stream sent back is another user's last one (sessions mixed, ``cross_talk``).
+
 Run: ``python -m tests.docs_server.app PORT`` (127.0.0.1 only).
 """
 
@@ -280,9 +283,21 @@ class DocsStyleServer(ChatKitServer[dict[str, Any]]):
         yield ThreadItemDoneEvent(item=item)
 
 
+async def _recorded(
+    result: StreamingResult, user: str, bodies: dict[str, bytes]
+) -> AsyncIterator[bytes]:
+    """The stream as it goes out, kept as ``user``'s last body (for the ``swap`` plant)."""
+    chunks = []
+    async for chunk in result:
+        chunks.append(chunk)
+        yield chunk
+    bodies[user] = b"".join(chunks)
+
+
 def create_app() -> FastAPI:
     server = DocsStyleServer(MemoryStore())
     app = FastAPI()
+    bodies: dict[str, bytes] = {}  # each user's last stream, as sent
 
     @app.post("/api/chatkit")
     async def chatkit_endpoint(request: Request) -> Response:
@@ -299,7 +314,14 @@ def create_app() -> FastAPI:
         except NotFoundError as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
         if isinstance(result, StreamingResult):
-            return StreamingResponse(result, media_type="text/event-stream")
+            foreign = next((body for u, body in bodies.items() if u != user), None)
+            if request.headers.get("x-plant") == "swap" and foreign is not None:
+                # A planted defect: the turn is processed, but another user's stream is sent.
+                bodies[user] = b"".join([chunk async for chunk in result])
+                return Response(content=foreign, media_type="text/event-stream")
+            return StreamingResponse(
+                _recorded(result, user, bodies), media_type="text/event-stream"
+            )
         return Response(content=result.json, media_type="application/json")
 
     return app

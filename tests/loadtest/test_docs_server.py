@@ -113,6 +113,24 @@ def test_every_reply_shape_runs_clean(docs_url: str, tmp_path: Path, mode: str) 
     assert ("tokens/s threads.add_user_message" in stats) == streams_deltas
 
 
+def test_a_server_that_mixes_users_streams_fails_as_cross_talk(
+    docs_url: str, tmp_path: Path
+) -> None:
+    done, stats = locust(
+        docs_url, tmp_path, "--chatkit-path", PATH, *IDENTITY, "--header", "X-Plant: swap",
+        "--exclude-tags", "long",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]
+    with (tmp_path / "locust_failures.csv").open(newline="") as handle:
+        failures = list(csv.DictReader(handle))
+    crossed = sum(int(f["Occurrences"]) for f in failures if "cross_talk:" in f["Error"])
+    assert crossed > 0, failures
+    streamed = sum(
+        int(stats[name]["Request Count"]) for name in ("threads.create", "threads.add_user_message")
+    )
+    print(f"{crossed} of {streamed} streamed requests failed as cross_talk")
+
+
 def test_reply_without_assistant_fails_only_when_required(docs_url: str, tmp_path: Path) -> None:
     done, _ = locust(
         docs_url, tmp_path, "--chatkit-path", PATH, *IDENTITY, "--tags", "new",

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chatkit_pg.harness.vocabulary import NO_REPLY
+from chatkit_pg.harness.vocabulary import CROSS_TALK, NO_REPLY
 from chatkit_pg.loadtest.scenarios.sse import (
     EARLY_END,
     ERROR_EVENT,
@@ -182,3 +182,42 @@ def test_inter_token_latency_and_time_per_output_token() -> None:
     for n, e in enumerate(ORDERS["single_done"]):
         whole.observe(e, now=float(n))
     assert whole.inter_token_ms() == [] and whole.time_per_output_token_ms(9.0) is None
+
+
+def _user_done(thread: str, text: str) -> dict:
+    item = {"id": "msg_u", "thread_id": thread, "type": "user_message"}
+    return {"type": "thread.item.done", "item": {**item, "content": [{"text": text}]}}
+
+
+@pytest.mark.parametrize(
+    ("case", "events"),
+    [
+        ("item of another thread", [_user_done("thr_other", "hello")]),
+        ("thread.updated of another", [{"type": "thread.updated", "thread": {"id": "thr_x"}}]),
+        (
+            "a second thread.created",
+            [
+                {"type": "thread.created", "thread": {"id": "thr_1"}},
+                {"type": "thread.created", "thread": {"id": "thr_2"}},
+            ],
+        ),
+        ("another user's message", [_user_done("thr_1", "someone else's words")]),
+    ],
+)
+def test_another_conversation_in_the_stream_is_cross_talk(case: str, events: list) -> None:
+    check = StreamCheck(thread_id="thr_1", sent_text="hello")
+    if case == "a second thread.created":
+        check = StreamCheck(expect_created=True, sent_text="hello")
+    with pytest.raises(StreamFailure) as info:
+        for e in events:
+            check.observe(e)
+    assert info.value.kind == CROSS_TALK
+
+
+def test_the_echo_of_the_users_own_message_passes() -> None:
+    check = StreamCheck(thread_id="thr_1", sent_text="hello there ")
+    check.observe(_user_done("thr_1", "hello there"))
+    assert check.user_message_id == "msg_u"
+    unchecked = StreamCheck(thread_id="thr_1")  # --check-echo false
+    unchecked.observe(_user_done("thr_1", "rewritten by the server"))
+    assert unchecked.user_message_id == "msg_u"

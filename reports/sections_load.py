@@ -88,6 +88,7 @@ def load_section(results: Results, by_id: dict[str, Table]) -> Section:
         figures_load.load_over_time(lt, results.folder),
         figures_load.load_percentiles(lt, results.folder),
         by_id.get("load_timings"),
+        by_id.get("load_generator"),
         by_id.get("load_requests"),
         figures_load.ttfe_distribution(lt, results.folder),
         by_id.get("load_sse"),

@@ -27,6 +27,7 @@ from .tables_load import (
     failures_by_kind,
     integrity_table,
     load_failures_table,
+    load_generator_table,
     load_requests_table,
     load_sse_table,
     load_timings_table,
@@ -72,6 +73,7 @@ def all_tables(results: Results, sv: StrategyVerdict, iv: IndexVerdict) -> dict[
                 load_failures_table(lt),
                 integrity_table(lt),
                 capacity_table(lt),
+                load_generator_table(lt),
             )
             if lt
             else ()

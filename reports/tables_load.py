@@ -258,3 +258,41 @@ def integrity_table(lt: LoadTest) -> Table | None:
         columns=[Column("Check", key=True), Column("Passed", "bool"), Column("Detail")],
         rows=rows,
     )
+
+
+def load_generator_table(lt: LoadTest) -> Table | None:
+    """Each Locust process's own CPU as run.json recorded it (``load_generator``): when one
+    passes the threshold, Locust, not the server, may be what limits the load."""
+    cpu = (lt.run or {}).get("load_generator")
+    if not isinstance(cpu, dict) or not cpu.get("processes"):
+        return None
+    rows = [
+        [
+            f"{p.get('role')} {p.get('index')}" if p.get("role") == "worker" else p.get("role"),
+            p.get("samples"),
+            p.get("cpu_mean"),
+            p.get("cpu_p95"),
+            p.get("cpu_max"),
+            p.get("seconds_over_threshold"),
+        ]
+        for p in cpu["processes"]
+        if isinstance(p, dict)
+    ]
+    threshold = cpu.get("threshold_pct")
+    warning = cpu.get("warning")
+    return Table(
+        id="load_generator",
+        title="Load generator CPU per Locust process (% of one core)",
+        columns=[
+            Column("Process", key=True),
+            Column("Samples", "int"),
+            Column("Mean %", "float"),
+            Column("p95 %", "float"),
+            Column("Max %", "float"),
+            Column(f"Seconds over {threshold}%", "float"),
+        ],
+        rows=rows,
+        caption=(f"WARNING: {warning}. " if warning else "No process passed the threshold. ")
+        + f"Sampled every {cpu.get('interval_s')} s by the orchestration; a Locust process is "
+        "one gevent thread, so near 100% it delays its own users and their timings.",
+    )

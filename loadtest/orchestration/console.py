@@ -78,3 +78,17 @@ def print_checks(name: str, result: dict[str, Any] | None) -> None:
     print(f"{name}: {'PASSED' if result['passed'] else 'FAILED'}")
     for check in result["checks"]:
         print(f"  [{'ok' if check['passed'] else 'FAIL'}] {check['name']}: {check['detail']}")
+
+
+def print_load_generator(cpu: dict[str, Any] | None) -> None:
+    """Each Locust process's CPU (% of one core), and the warning when one passed ~90%."""
+    if not cpu or not cpu.get("processes"):
+        return
+    parts = [
+        f"{p['role']}{' ' + str(p['index']) if p['role'] == 'worker' else ''} "
+        f"{p.get('cpu_mean', 0):.0f}% mean / {p.get('cpu_p95', 0):.0f}% p95"
+        for p in cpu["processes"]
+    ]
+    print("load generator CPU (of one core): " + "; ".join(parts))
+    if cpu.get("warning"):
+        print(f"WARNING: {cpu['warning']}", flush=True)

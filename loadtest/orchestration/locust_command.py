@@ -15,6 +15,7 @@ from chatkit_pg.loadtest import scenarios
 from chatkit_pg.loadtest.scenarios.settings import ScenarioSettings
 
 from .config import LoadTestConfig
+from .loadgen_cpu import CpuSampler
 from .processes import LOOPBACK, free_port, stop_process
 
 SCENARIOS_DIR: Final = Path(scenarios.__file__).resolve().parent
@@ -83,8 +84,12 @@ def _echo(line: bytes) -> None:
         print(text.rstrip(), flush=True)
 
 
-def run_locust(host: str, folder: RunFolder, config: LoadTestConfig) -> int:
-    """Run Locust to completion (one process, or master + workers); its exit status."""
+def run_locust(
+    host: str, folder: RunFolder, config: LoadTestConfig, cpu: CpuSampler | None = None
+) -> int:
+    """Run Locust to completion (one process, or master + workers); its exit status.
+    ``cpu`` samples every Locust process while it runs."""
+    cpu = cpu or CpuSampler()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **config.scenario.to_env()}
     if config.locust_workers <= 0:
         with folder.file(RunFolder.LOCUST_LOG_FILE).open("wb") as log:
@@ -92,6 +97,7 @@ def run_locust(host: str, folder: RunFolder, config: LoadTestConfig) -> int:
             process = subprocess.Popen(
                 command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
             )
+            cpu.watch("single", 0, process.pid)
             assert process.stdout is not None
             for line in process.stdout:
                 log.write(line)
@@ -110,6 +116,7 @@ def run_locust(host: str, folder: RunFolder, config: LoadTestConfig) -> int:
         master = subprocess.Popen(
             locust_command(host, folder, config, master_role), stdout=log, stderr=log, env=env
         )
+        cpu.watch("master", 0, master.pid)
         try:
             for n in range(config.locust_workers):
                 worker_log = folder.file(RunFolder.LOCUST_WORKER_LOG_PATTERN.format(n=n)).open("wb")
@@ -121,6 +128,7 @@ def run_locust(host: str, folder: RunFolder, config: LoadTestConfig) -> int:
                         env=env,
                     )
                 )
+                cpu.watch("worker", n, workers[-1].pid)
             return master.wait()
         finally:
             stop_process(master)

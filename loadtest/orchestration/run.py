@@ -52,8 +52,15 @@ from chatkit_pg.loadtest.server.settings import ServerSettings
 
 from .chaos import Restart, RestartTimer, judge, require_restartable
 from .config import CapacityOptions, LoadTestConfig
-from .console import load_text, print_capacity, print_checks, print_summary
+from .console import (
+    load_text,
+    print_capacity,
+    print_checks,
+    print_load_generator,
+    print_summary,
+)
 from .integrity import check_integrity
+from .loadgen_cpu import CpuSampler
 from .locust_command import LOCUST_CONF, LOCUSTFILE, locust_command, run_locust
 from .locust_csv import aggregated, summarize_stats, timings, total
 from .processes import LOOPBACK, fetch_server_metrics, free_port, running_server, serve_command
@@ -95,6 +102,7 @@ class LoadRun:
     locust_status: int
     ended_at: float
     restart: Restart | None = None
+    load_generator: dict[str, Any] | None = None  # the Locust processes' CPU (loadgen_cpu)
 
 
 # -- processes --------------------------------------------------------------------------------
@@ -121,6 +129,7 @@ class RunRecord:
     integrity_passed: bool | None = None
     chaos: dict[str, Any] | None = None
     verify: dict[str, Any] | None = None
+    load_generator: dict[str, Any] | None = None  # each Locust process's CPU, and a warning
 
     def write(self, folder: RunFolder, conditions: dict[str, Any]) -> None:
         folder.write_json(RunFolder.LOADTEST_RUN_FILE, asdict(self), conditions)
@@ -237,7 +246,9 @@ def run_remote(config: LoadTestConfig, folder: RunFolder) -> int:
     print(f"load test against {host}{settings.chatkit_path} ({load_text(config)}); "
           f"results in {folder.path}", flush=True)  # fmt: skip
     started = time.time()
-    status = run_locust(config.host, folder, config)
+    cpu = CpuSampler()
+    status = run_locust(config.host, folder, config, cpu)
+    load_generator = cpu.stop()
     capacity = finish_capacity(folder, conditions, config.capacity)
     rows = summarize_stats(folder.file(RunFolder.LOCUST_STATS_FILE))
     verified = None
@@ -258,10 +269,12 @@ def run_remote(config: LoadTestConfig, folder: RunFolder) -> int:
         timings=timings(rows),
         capacity=capacity_brief(capacity),
         verify=verified,
+        load_generator=load_generator,
     )
     record.write(folder, conditions)
     print_summary(rows, None, folder.directory(RunFolder.LOADTEST_DIR))
     print_capacity(capacity)
+    print_load_generator(record.load_generator)
     print_checks("verify", verified)
     return exit_status(record, capacity, folder)
 
@@ -280,6 +293,7 @@ def run_steps(pg: PostgresServer, dsn: str, config: LoadTestConfig, folder: RunF
     )
     print_summary(rows, integrity, folder.directory(RunFolder.LOADTEST_DIR))
     print_capacity(capacity)
+    print_load_generator(record.load_generator)
     return exit_status(record, capacity, folder)
 
 
@@ -310,6 +324,7 @@ def write_results(
         seeding_s=round(seeded.seconds, 2),
         integrity_passed=integrity["passed"],
         chaos=chaos,
+        load_generator=load.load_generator,
     )
     record.write(folder, conditions)
     return record
@@ -384,9 +399,11 @@ def serve_and_load(
             chaos = RestartTimer(pg, config.chaos_restart_at)
             chaos.start()
             print(f"chaos: restarting PostgreSQL {config.chaos_restart_at:g} s into the run")
+        cpu = CpuSampler()
         try:
-            status = run_locust(host, folder, config)
+            status = run_locust(host, folder, config, cpu)
         finally:
+            load_generator = cpu.stop()
             if chaos is not None:
                 chaos.stop()
         ended_at = time.time()
@@ -394,7 +411,8 @@ def serve_and_load(
         if config.workers > 1:
             metrics["note"] = "one worker process's timings (each worker keeps its own)"
         folder.write_json(RunFolder.SERVER_METRICS_FILE, metrics, conditions)
-    return LoadRun(status, ended_at, chaos.restart if chaos is not None else None)
+    restart = chaos.restart if chaos is not None else None
+    return LoadRun(status, ended_at, restart, load_generator)
 
 
 def check(dsn: str, folder: RunFolder, strategy: str) -> dict[str, Any]:

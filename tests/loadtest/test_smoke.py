@@ -107,3 +107,9 @@ def test_distributed_smoke(pg_server: PostgresServer, tmp_path: Path) -> None:
     ack_files = sorted((out / "acks").glob("acks-*.jsonl"))
     writers = [f for f in ack_files if '"op":"ack"' in f.read_text()]
     assert len(ack_files) >= 2 and len(writers) >= 2
+    # the orchestration sampled each Locust process's CPU: the master and both workers
+    cpu = json.loads((out / "run.json").read_text())["load_generator"]
+    roles = sorted((p["role"], p["index"]) for p in cpu["processes"])
+    assert roles == [("master", 0), ("worker", 0), ("worker", 1)]
+    assert all(p["samples"] >= 2 for p in cpu["processes"]), cpu
+    assert "load generator CPU" in completed.stdout

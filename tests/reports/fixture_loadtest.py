@@ -29,6 +29,7 @@ from chatkit_pg.harness.vocabulary import (
     TTFE_PREFIX,
     TTFT_PREFIX,
 )
+from chatkit_pg.loadtest.orchestration.loadgen_cpu import summarize
 from chatkit_pg.loadtest.scenarios.sse import StreamFailure
 from chatkit_pg.strategies import STRATEGIES
 
@@ -279,7 +280,9 @@ def write_loadtest(folder: RunFolder) -> None:
     capacity = run.finish_capacity(folder, conditions, config.capacity)
     seeded = run.Seeded({"users": 50, "threads": 6, "items": 4006}, 1.8)
     rows = run.summarize_stats(folder.path / RunFolder.LOCUST_STATS_FILE)
-    load = run.LoadRun(locust_status=1, ended_at=START + RUN_SECONDS)
+    # The CPU of a one-process run, as the orchestration's sampler summarizes it: busy.
+    cpu = summarize({("single", 0, 4242): [62.0, 88.0, 93.0, 95.0, 97.0, 91.0]})
+    load = run.LoadRun(locust_status=1, ended_at=START + RUN_SECONDS, load_generator=cpu)
     run.write_results(folder, conditions, config, seeded, load, rows, integrity(), None, capacity)
     # Planted secrets, as a careless producer might leave them: a DSN with its password and
     # a token. The report must mask both whatever the producer did.

@@ -138,3 +138,12 @@ def test_old_run_without_a_capacity_sentence_states_it_derived(run_a: Path) -> N
     text = build(run_a).markdown.read_text()
     assert f"**{lt.capacity_summary}**." in text
     assert "This run recorded no capacity sentence (an older run)" in text
+
+
+def test_report_shows_the_load_generators_cpu_and_its_warning(run_a: Path) -> None:
+    text = build(run_a).markdown.read_text()
+    assert "Load generator CPU per Locust process (% of one core)" in text
+    assert "| single | 6 | 87.7 | 97.0 | 97.0 | 4.0 |" in text
+    assert "WARNING: load generator near its limit: single at p95 97% of a core" in text
+    edit_json(run_a / RunFolder.LOADTEST_RUN_FILE, lambda run: run.pop("load_generator"))
+    assert "Load generator CPU" not in build(run_a).markdown.read_text()  # an older run

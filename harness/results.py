@@ -94,6 +94,7 @@ class RunFolder:
     LOCUST_LOG_FILE: ClassVar[str] = "loadtest/locust.log"
     LOCUST_WORKER_LOG_PATTERN: ClassVar[str] = "loadtest/locust_worker{n}.log"
     ACKS_DIR: ClassVar[str] = "loadtest/acks"
+    RECORDS_DIR: ClassVar[str] = "loadtest/requests"  # one JSON line per measured request
     REPORT_MD_FILE: ClassVar[str] = "report.md"
     REPORT_HTML_FILE: ClassVar[str] = "report.html"
     FIGURES_DIR: ClassVar[str] = "figures"

@@ -69,9 +69,13 @@ def locust_command(
 
 
 def scenario_of(folder: RunFolder, config: LoadTestConfig) -> ScenarioSettings:
-    """The run's scenario settings with its folder's files: the ack logs and the ramp's
-    steps (every setting goes on Locust's command line, so locust.conf changes nothing)."""
-    files: dict[str, Any] = {"ack_dir": str(folder.directory(RunFolder.ACKS_DIR))}
+    """The run's scenario settings with its folder's files: the ack logs, the request
+    records and the ramp's steps (every setting goes on Locust's command line, so
+    locust.conf changes nothing)."""
+    files: dict[str, Any] = {
+        "ack_dir": str(folder.directory(RunFolder.ACKS_DIR)),
+        "records_dir": str(folder.directory(RunFolder.RECORDS_DIR)),
+    }
     if config.capacity is not None:
         files.update(config.capacity.scenario_values(folder.file(RunFolder.CAPACITY_FILE)))
     return replace(config.scenario, **files)

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 import urllib.parse
 from dataclasses import asdict, dataclass
@@ -63,6 +62,7 @@ from .integrity import check_integrity
 from .loadgen_cpu import CpuSampler
 from .locust_command import LOCUST_CONF, LOCUSTFILE, locust_command, run_locust
 from .locust_csv import aggregated, summarize_stats, timings, total
+from .logs import clear_logs, records_brief
 from .processes import LOOPBACK, fetch_server_metrics, free_port, running_server, serve_command
 from .seed import seed_database
 
@@ -130,6 +130,7 @@ class RunRecord:
     chaos: dict[str, Any] | None = None
     verify: dict[str, Any] | None = None
     load_generator: dict[str, Any] | None = None  # each Locust process's CPU, and a warning
+    records: dict[str, Any] | None = None  # where the per-request records are, and counts
 
     def write(self, folder: RunFolder, conditions: dict[str, Any]) -> None:
         folder.write_json(RunFolder.LOADTEST_RUN_FILE, asdict(self), conditions)
@@ -205,7 +206,7 @@ def capacity_brief(capacity: dict[str, Any] | None) -> dict[str, Any] | None:
 def run_loadtest(config: LoadTestConfig, folder: RunFolder) -> int:
     """Run everything on a fresh database; write into ``folder``; return the exit status."""
     # Acks of an earlier run in this folder belong to another database.
-    shutil.rmtree(folder.path / RunFolder.ACKS_DIR, ignore_errors=True)
+    clear_logs(folder)
     with start_server(dsn=config.dsn) as pg:
         if config.chaos_restart_at is not None:
             require_restartable(pg)
@@ -231,7 +232,7 @@ def run_remote(config: LoadTestConfig, folder: RunFolder) -> int:
     status from :func:`exit_status`."""
     assert config.host
     settings = config.scenario
-    shutil.rmtree(folder.path / RunFolder.ACKS_DIR, ignore_errors=True)
+    clear_logs(folder)
     host = public_host(config.host)
     load = {
         "users": config.users,
@@ -270,6 +271,7 @@ def run_remote(config: LoadTestConfig, folder: RunFolder) -> int:
         capacity=capacity_brief(capacity),
         verify=verified,
         load_generator=load_generator,
+        records=records_brief(folder),
     )
     record.write(folder, conditions)
     print_summary(rows, None, folder.directory(RunFolder.LOADTEST_DIR))
@@ -325,6 +327,7 @@ def write_results(
         integrity_passed=integrity["passed"],
         chaos=chaos,
         load_generator=load.load_generator,
+        records=records_brief(folder),
     )
     record.write(folder, conditions)
     return record

@@ -1,9 +1,12 @@
-"""The acknowledgement log: what the load test was told it wrote, for the integrity check.
+"""The load test's JSON-lines logs, one file per Locust process (no locking across them).
 
-Every Locust process appends JSON lines to its own file ``acks-<host>-<pid>.jsonl`` in the
-ack directory (no locking across processes). For each streamed write the log holds an
-``attempt`` record before the request and an ``ack`` (success) or ``fail`` record after it,
-with the ids the stream named; a successful ``threads.delete`` adds a ``delete`` record.
+* The acknowledgement log (:class:`AckLog`, ``acks-<host>-<pid>.jsonl``): what the load
+  test was told it wrote, for the integrity check. For each streamed write it holds an
+  ``attempt`` record before the request and an ``ack`` (success) or ``fail`` record after
+  it, with the ids the stream named; a successful ``threads.delete`` adds a ``delete``.
+* The request records (:class:`RecordLog`, ``requests-<host>-<pid>.jsonl``): one line per
+  measured request -- type, user, thread, status, failure kind and its timings -- beside
+  Locust's aggregates, for the report and any external tool (:func:`read_records`).
 """
 
 from __future__ import annotations
@@ -16,17 +19,19 @@ from pathlib import Path
 from typing import Any, Final
 
 ACK_GLOB: Final = "acks-*.jsonl"
+RECORD_GLOB: Final = "requests-*.jsonl"
 
 
-class AckLog:
-    """Appends records to this process's file; a no-op when ``directory`` is empty."""
+class JsonLinesLog:
+    """Appends records to this process's ``<prefix>-<host>-<pid>.jsonl`` in ``directory``;
+    a no-op when ``directory`` is empty."""
 
-    def __init__(self, directory: str | os.PathLike[str] | None) -> None:
+    def __init__(self, directory: str | os.PathLike[str] | None, prefix: str) -> None:
         self.path: Path | None = None
         if directory:
             folder = Path(directory)
             folder.mkdir(parents=True, exist_ok=True)
-            self.path = folder / f"acks-{socket.gethostname()}-{os.getpid()}.jsonl"
+            self.path = folder / f"{prefix}-{socket.gethostname()}-{os.getpid()}.jsonl"
         self._file: Any = None
 
     def write(self, record: dict[str, Any]) -> None:
@@ -42,12 +47,31 @@ class AckLog:
             self._file = None
 
 
-def read_acks(directory: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """Every record of every process in ``directory`` (torn last lines skipped)."""
-    for path in sorted(Path(directory).glob(ACK_GLOB)):
+class AckLog(JsonLinesLog):
+    def __init__(self, directory: str | os.PathLike[str] | None) -> None:
+        super().__init__(directory, "acks")
+
+
+class RecordLog(JsonLinesLog):
+    def __init__(self, directory: str | os.PathLike[str] | None) -> None:
+        super().__init__(directory, "requests")
+
+
+def _read(directory: str | os.PathLike[str], pattern: str) -> Iterator[dict[str, Any]]:
+    for path in sorted(Path(directory).glob(pattern)):
         with path.open(encoding="utf-8") as lines:
             for line in lines:
                 try:
                     yield json.loads(line)
                 except ValueError:
                     continue  # a process killed mid-write
+
+
+def read_acks(directory: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """Every acknowledgement of every process in ``directory`` (torn last lines skipped)."""
+    return _read(directory, ACK_GLOB)
+
+
+def read_records(directory: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """Every request record of every process in ``directory`` (torn last lines skipped)."""
+    return _read(directory, RECORD_GLOB)

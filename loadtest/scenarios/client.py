@@ -46,7 +46,7 @@ from chatkit_pg.harness.vocabulary import (
     TTFT_PREFIX,
 )
 
-from .acks import AckLog
+from .acks import AckLog, RecordLog
 from .settings import ScenarioSettings
 from .sse import SSEParser, StreamCheck, StreamFailure, parse_event
 
@@ -107,6 +107,7 @@ class ChatKitClient:
         settings: scenario settings (path, auth template, ...).
         user: the identity sent in the auth header.
         acks: where acknowledged writes are logged for the integrity check.
+        records: where each measured request's record goes (none: seeding, not measured).
     """
 
     def __init__(
@@ -116,8 +117,10 @@ class ChatKitClient:
         settings: ScenarioSettings,
         user: str,
         acks: AckLog,
+        records: RecordLog | None = None,
     ) -> None:
         self.http = http
+        self.records = records or RecordLog(None)
         self.request_event = request_event
         self.settings = settings
         self.user = user
@@ -130,10 +133,16 @@ class ChatKitClient:
 
     @classmethod
     def for_user(
-        cls, locust_user: Any, settings: ScenarioSettings, user: str, acks: AckLog
+        cls,
+        locust_user: Any,
+        settings: ScenarioSettings,
+        user: str,
+        acks: AckLog,
+        records: RecordLog | None = None,
     ) -> ChatKitClient:
         """The client of a Locust user: its HTTP session and the stats' request event."""
-        return cls(locust_user.client, locust_user.environment.events.request, settings, user, acks)
+        events = locust_user.environment.events
+        return cls(locust_user.client, events.request, settings, user, acks, records)
 
     # -- non-streaming ----------------------------------------------------------------------
 
@@ -144,6 +153,9 @@ class ChatKitClient:
             RequestFailed: the request failed (already recorded in Locust's stats).
         """
         body = json.dumps({"type": kind, "params": params})
+        started, started_at = time.perf_counter(), time.time()
+        record = {"t0": started_at, "type": kind, "user": self.user}
+        record["thread_id"] = params.get("thread_id")
         with self.http.post(
             self.settings.chatkit_path,
             data=body,
@@ -161,8 +173,10 @@ class ChatKitClient:
                     raise StreamFailure(INVALID_EVENT, "response is not a JSON object")
             except StreamFailure as failure:
                 resp.failure(str(failure))
+                self._record(record, started, "failed", failure.kind)
                 raise RequestFailed(str(failure)) from None
             resp.success()
+            self._record(record, started, "ok")
             return payload
 
     def list_threads(self, limit: int, after: str | None = None) -> dict[str, Any]:
@@ -232,6 +246,9 @@ class ChatKitClient:
                 failure = _exception_failure(exc)
                 resp.failure(str(failure))
                 self.acks.write({"op": "fail", **record, **_ids(check), "error": failure.kind})
+                measured = {"t0": started_at, "type": kind, "user": self.user}
+                measured["thread_id"] = check.thread_id
+                self._record(measured, started, "failed", failure.kind, check)
                 raise RequestFailed(str(failure)) from None
             resp.success()
         ended = time.perf_counter()
@@ -248,7 +265,32 @@ class ChatKitClient:
         if rate is not None:
             self._fire(f"{TOKENS_PREFIX}{kind}", started, started_at, len(check.delta_times), rate)
         self.acks.write({"op": "ack", **record, **_ids(check)})
+        measured = {"t0": started_at, "type": kind, "user": self.user, "thread_id": check.thread_id}
+        self._record(measured, started, "ok", None, check, ended)
         return check
+
+    def _record(
+        self,
+        record: dict[str, Any],
+        started: float,
+        status: str,
+        failure: str | None = None,
+        check: StreamCheck | None = None,
+        ended: float | None = None,
+    ) -> None:
+        """One request's line of the records: status, failure kind, and its timings (ms,
+        exact, where Locust's statistics round them)."""
+        ended = time.perf_counter() if ended is None else ended
+        record |= {"status": status, "failure": failure, "e2e_ms": _ms(ended - started)}
+        if check is not None:
+            record |= {
+                "ttfe_ms": _since(started, check.first_event_at),
+                "ttft_ms": _since(started, check.first_token_at),
+                "deltas": len(check.delta_times),
+                "itl_ms": [round(gap, 3) for gap in check.inter_token_ms()],
+                "tpot_ms": _round(check.time_per_output_token_ms(ended)),
+            }
+        self.records.write(record)
 
     def _read_events(
         self, resp: Any, kind: str, check: StreamCheck, started: float, started_at: float
@@ -308,6 +350,18 @@ def _lines(resp: Any) -> Iterator[bytes]:
         raise StreamFailure(EARLY_END, f"connection closed mid-stream ({failure})") from None
     if tail:
         yield tail
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+def _since(started: float, at: float | None) -> float | None:
+    return None if at is None else _ms(at - started)
+
+
+def _round(ms: float | None) -> float | None:
+    return None if ms is None else round(ms, 3)
 
 
 def _ids(check: StreamCheck) -> dict[str, Any]:

@@ -36,13 +36,14 @@ from chatkit_pg.harness.vocabulary import (
     TIMING_PREFIXES,
     TOKENS_PREFIX,
 )
-from chatkit_pg.loadtest.scenarios.acks import AckLog
+from chatkit_pg.loadtest.scenarios.acks import AckLog, RecordLog
 from chatkit_pg.loadtest.scenarios.client import ChatKitClient, RequestFailed
 from chatkit_pg.loadtest.scenarios.seed_http import ensure_seeded, find_threads, preflight
 from chatkit_pg.loadtest.scenarios.settings import ScenarioSettings, add_arguments
 
 logger = logging.getLogger("loadtest")
 _ACKS: AckLog | None = None
+_RECORDS: RecordLog | None = None
 
 
 @events.init_command_line_parser.add_listener
@@ -65,6 +66,14 @@ def ack_log(environment: Any) -> AckLog:
     if _ACKS is None:
         _ACKS = AckLog(settings_of(environment).ack_dir)
     return _ACKS
+
+
+def record_log(environment: Any) -> RecordLog:
+    """This process's request records (shared by its users)."""
+    global _RECORDS
+    if _RECORDS is None:
+        _RECORDS = RecordLog(settings_of(environment).records_dir)
+    return _RECORDS
 
 
 def _class_tags(user_class: Any) -> list[set[str]]:
@@ -192,8 +201,9 @@ def _verdict(environment: Any, **_: Any) -> None:
 
 @events.quit.add_listener
 def _close(**_: Any) -> None:
-    if _ACKS is not None:
-        _ACKS.close()
+    for log in (_ACKS, _RECORDS):
+        if log is not None:
+            log.close()
 
 
 def message(settings: ScenarioSettings) -> str:
@@ -216,8 +226,9 @@ class ChatKitUser(FastHttpUser):
         super().__init__(environment)
         self.settings = settings_of(environment)
         self.chatkit = ChatKitClient.for_user(
-            self, self.settings, self.pick_identity(), ack_log(environment)
-        )
+            self, self.settings, self.pick_identity(), ack_log(environment),
+            record_log(environment),
+        )  # fmt: skip
 
     def pick_identity(self) -> str:
         return random.choice(self.settings.identities())

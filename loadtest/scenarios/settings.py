@@ -136,6 +136,10 @@ class ScenarioSettings:
         3, "threads the hot-thread users all post to", cli=True, group="load"
     )
     ack_dir: str = declare("", "write acknowledged writes here (integrity check)", web_ui=False)
+    records_dir: str = declare(
+        "", "write one JSON line per measured request here (requests-<host>-<pid>.jsonl)",
+        web_ui=False,
+    )  # fmt: skip
     step_start: int = declare(
         10, "step shape: first user count", cli="--capacity-start-users", group="capacity"
     )

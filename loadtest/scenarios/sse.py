@@ -122,6 +122,7 @@ class StreamCheck:
         assistant_text: that message's text as its ``done`` carried it.
         done_items: ``(id, type)`` of every ``thread.item.done``, in order.
         events: number of events seen.
+        first_event_at: ``now`` of the first event.
         first_token_at: ``now`` of the event that carried the first assistant text.
         delta_times: ``now`` of every non-empty text delta.
         event_types: how many events of each type arrived.
@@ -137,6 +138,7 @@ class StreamCheck:
     assistant_text: str = ""
     done_items: list[tuple[str, str]] = field(default_factory=list)
     events: int = 0
+    first_event_at: float | None = None
     first_token_at: float | None = None
     delta_times: list[float] = field(default_factory=list)
     event_types: dict[str, int] = field(default_factory=dict)
@@ -153,6 +155,8 @@ class StreamCheck:
                 event that contradicts the protocol.
         """
         self.events += 1
+        if self.first_event_at is None:
+            self.first_event_at = now
         kind = event["type"]
         self.event_types[kind] = self.event_types.get(kind, 0) + 1
         if kind == "error":

@@ -12,6 +12,7 @@ from chatkit.types import ThreadMetadata, UserMessageItem
 from chatkit_pg import PostgresStore
 from chatkit_pg.harness.items import user_message
 from chatkit_pg.loadtest.orchestration.integrity import check_integrity
+from chatkit_pg.loadtest.scenarios.acks import RecordLog, read_records
 
 
 def message(thread: ThreadMetadata, n: int) -> UserMessageItem:
@@ -55,3 +56,14 @@ async def test_detects_lost_and_doubled(database_dsn: str, tmp_path: Path) -> No
         assert verdict["sort_keys_unique"] and verdict["no_orphans"]
     finally:
         await store.close()
+
+
+def test_request_records_round_trip_and_skip_a_torn_line(tmp_path: Path) -> None:
+    log = RecordLog(tmp_path)
+    log.write({"type": "threads.list", "status": "ok", "e2e_ms": 3.5})
+    log.close()
+    assert log.path is not None
+    with log.path.open("a", encoding="utf-8") as torn:
+        torn.write('{"type": "threads.li')  # a process killed mid-write
+    assert list(read_records(tmp_path)) == [{"type": "threads.list", "status": "ok", "e2e_ms": 3.5}]
+    assert list(read_records(tmp_path / "none")) == []

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from chatkit_pg.harness.provision import PostgresServer
+from chatkit_pg.loadtest.scenarios.acks import read_records
 
 pytestmark = pytest.mark.slow
 
@@ -113,3 +114,11 @@ def test_distributed_smoke(pg_server: PostgresServer, tmp_path: Path) -> None:
     assert roles == [("master", 0), ("worker", 0), ("worker", 1)]
     assert all(p["samples"] >= 2 for p in cpu["processes"]), cpu
     assert "load generator CPU" in completed.stdout
+    # one record per measured request, from both workers, exact where Locust rounds
+    run = json.loads((out / "run.json").read_text())
+    records = list(read_records(out / "requests"))
+    assert run["records"]["requests"] == len(records) == run["locust_requests"]
+    assert run["records"]["files"] == 2
+    streamed = [r for r in records if r["type"] == "threads.add_user_message"]
+    assert streamed and all(len(r["itl_ms"]) == r["deltas"] - 1 == 7 for r in streamed)
+    assert all(r["ttfe_ms"] <= r["ttft_ms"] <= r["e2e_ms"] for r in streamed)

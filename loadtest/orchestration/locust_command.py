@@ -88,12 +88,18 @@ def _echo(line: bytes) -> None:
         print(text.rstrip(), flush=True)
 
 
-def run_locust(
-    host: str, folder: RunFolder, config: LoadTestConfig, cpu: CpuSampler | None = None
-) -> int:
-    """Run Locust to completion (one process, or master + workers); its exit status.
-    ``cpu`` samples every Locust process while it runs."""
-    cpu = cpu or CpuSampler()
+def run_locust(host: str, folder: RunFolder, config: LoadTestConfig) -> tuple[int, dict[str, Any]]:
+    """Run Locust to completion (one process, or master + workers): its exit status, and
+    the CPU every Locust process used meanwhile (:func:`.loadgen_cpu.summarize`)."""
+    cpu = CpuSampler()
+    try:
+        status = _run_locust(host, folder, config, cpu)
+    finally:
+        load_generator = cpu.stop()
+    return status, load_generator
+
+
+def _run_locust(host: str, folder: RunFolder, config: LoadTestConfig, cpu: CpuSampler) -> int:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **config.scenario.to_env()}
     if config.locust_workers <= 0:
         with folder.file(RunFolder.LOCUST_LOG_FILE).open("wb") as log:

@@ -59,7 +59,6 @@ from .console import (
     print_summary,
 )
 from .integrity import check_integrity
-from .loadgen_cpu import CpuSampler
 from .locust_command import LOCUST_CONF, LOCUSTFILE, locust_command, run_locust
 from .locust_csv import aggregated, summarize_stats, timings, total
 from .logs import clear_logs, records_brief
@@ -247,9 +246,7 @@ def run_remote(config: LoadTestConfig, folder: RunFolder) -> int:
     print(f"load test against {host}{settings.chatkit_path} ({load_text(config)}); "
           f"results in {folder.path}", flush=True)  # fmt: skip
     started = time.time()
-    cpu = CpuSampler()
-    status = run_locust(config.host, folder, config, cpu)
-    load_generator = cpu.stop()
+    status, load_generator = run_locust(config.host, folder, config)
     capacity = finish_capacity(folder, conditions, config.capacity)
     rows = summarize_stats(folder.file(RunFolder.LOCUST_STATS_FILE))
     verified = None
@@ -402,11 +399,9 @@ def serve_and_load(
             chaos = RestartTimer(pg, config.chaos_restart_at)
             chaos.start()
             print(f"chaos: restarting PostgreSQL {config.chaos_restart_at:g} s into the run")
-        cpu = CpuSampler()
         try:
-            status = run_locust(host, folder, config, cpu)
+            status, load_generator = run_locust(host, folder, config)
         finally:
-            load_generator = cpu.stop()
             if chaos is not None:
                 chaos.stop()
         ended_at = time.time()

@@ -154,8 +154,7 @@ class ChatKitClient:
         """
         body = json.dumps({"type": kind, "params": params})
         started, started_at = time.perf_counter(), time.time()
-        record = {"t0": started_at, "type": kind, "user": self.user}
-        record["thread_id"] = params.get("thread_id")
+        thread_id = params.get("thread_id")
         with self.http.post(
             self.settings.chatkit_path,
             data=body,
@@ -173,10 +172,10 @@ class ChatKitClient:
                     raise StreamFailure(INVALID_EVENT, "response is not a JSON object")
             except StreamFailure as failure:
                 resp.failure(str(failure))
-                self._record(record, started, "failed", failure.kind)
+                self._record(kind, thread_id, started_at, "failed", failure.kind, _e2e(started))
                 raise RequestFailed(str(failure)) from None
             resp.success()
-            self._record(record, started, "ok")
+            self._record(kind, thread_id, started_at, "ok", None, _e2e(started))
             return payload
 
     def list_threads(self, limit: int, after: str | None = None) -> dict[str, Any]:
@@ -246,56 +245,45 @@ class ChatKitClient:
                 failure = _exception_failure(exc)
                 resp.failure(str(failure))
                 self.acks.write({"op": "fail", **record, **_ids(check), "error": failure.kind})
-                measured = {"t0": started_at, "type": kind, "user": self.user}
-                measured["thread_id"] = check.thread_id
-                self._record(measured, started, "failed", failure.kind, check)
+                timing = stream_timing(check, started, time.perf_counter())
+                self._record(kind, check.thread_id, started_at, "failed", failure.kind, timing)
                 raise RequestFailed(str(failure)) from None
             resp.success()
-        ended = time.perf_counter()
-        self._fire(f"{STREAM_PREFIX}{kind}", started, started_at, length, (ended - started) * 1000)
-        if check.first_token_at is not None:
-            ms = (check.first_token_at - started) * 1000
-            self._fire(f"{TTFT_PREFIX}{kind}", started, started_at, 0, ms)
-        for gap in check.inter_token_ms():
+        timing = stream_timing(check, started, time.perf_counter())
+        self._fire(f"{STREAM_PREFIX}{kind}", started, started_at, length, timing["e2e_ms"])
+        if timing["ttft_ms"] is not None:
+            self._fire(f"{TTFT_PREFIX}{kind}", started, started_at, 0, timing["ttft_ms"])
+        for gap in timing["itl_ms"]:
             self._fire(f"{ITL_PREFIX}{kind}", started, started_at, 0, gap)
-        tpot = check.time_per_output_token_ms(ended)
-        if tpot is not None:
-            self._fire(f"{TPOT_PREFIX}{kind}", started, started_at, 0, tpot)
+        if timing["tpot_ms"] is not None:
+            self._fire(f"{TPOT_PREFIX}{kind}", started, started_at, 0, timing["tpot_ms"])
         rate = check.tokens_per_second()
         if rate is not None:
             self._fire(f"{TOKENS_PREFIX}{kind}", started, started_at, len(check.delta_times), rate)
         self.acks.write({"op": "ack", **record, **_ids(check)})
-        measured = {"t0": started_at, "type": kind, "user": self.user, "thread_id": check.thread_id}
-        self._record(measured, started, "ok", None, check, ended)
+        self._record(kind, check.thread_id, started_at, "ok", None, timing)
         return check
 
     def _record(
         self,
-        record: dict[str, Any],
-        started: float,
+        kind: str,
+        thread_id: str | None,
+        started_at: float,
         status: str,
-        failure: str | None = None,
-        check: StreamCheck | None = None,
-        ended: float | None = None,
+        failure: str | None,
+        timing: dict[str, Any],
     ) -> None:
-        """One request's line of the records: status, failure kind, and its timings (ms,
-        exact, where Locust's statistics round them)."""
-        ended = time.perf_counter() if ended is None else ended
-        record |= {"status": status, "failure": failure, "e2e_ms": _ms(ended - started)}
-        if check is not None:
-            record |= {
-                "ttfe_ms": _since(started, check.first_event_at),
-                "ttft_ms": _since(started, check.first_token_at),
-                "deltas": len(check.delta_times),
-                "itl_ms": [round(gap, 3) for gap in check.inter_token_ms()],
-                "tpot_ms": _round(check.time_per_output_token_ms(ended)),
-            }
-        self.records.write(record)
+        """One request's line of the records: who, which thread, status, failure kind and
+        its timings (ms, exact, where Locust's statistics round them)."""
+        self.records.write(
+            {"t0": started_at, "type": kind, "user": self.user, "thread_id": thread_id,
+             "status": status, "failure": failure, **timing}
+        )  # fmt: skip
 
     def _read_events(
         self, resp: Any, kind: str, check: StreamCheck, started: float, started_at: float
     ) -> int:
-        parser, length, first = SSEParser(), 0, True
+        parser, length = SSEParser(), 0
         for chunk in _lines(resp):
             length += len(chunk)
             try:
@@ -303,9 +291,8 @@ class ChatKitClient:
             except UnicodeDecodeError:
                 raise StreamFailure(INVALID_EVENT, "stream is not UTF-8") from None
             for payload in payloads:
-                if first:
+                if check.events == 0:
                     self._fire(f"{TTFE_PREFIX}{kind}", started, started_at, 0)
-                    first = False
                 check.observe(parse_event(payload), time.perf_counter())
         if parser.leftover():
             raise StreamFailure(EARLY_END, "stream ended inside an event")
@@ -352,16 +339,26 @@ def _lines(resp: Any) -> Iterator[bytes]:
         yield tail
 
 
+def stream_timing(check: StreamCheck, started: float, ended: float) -> dict[str, Any]:
+    """A stream's timings in ms (to the microsecond), as its record holds them; its Locust
+    entries are fired from the same numbers."""
+    tpot = check.time_per_output_token_ms(ended)
+    return {
+        "e2e_ms": _ms(ended - started),
+        "ttfe_ms": None if check.first_event_at is None else _ms(check.first_event_at - started),
+        "ttft_ms": None if check.first_token_at is None else _ms(check.first_token_at - started),
+        "deltas": len(check.delta_times),
+        "itl_ms": [round(gap, 3) for gap in check.inter_token_ms()],
+        "tpot_ms": None if tpot is None else round(tpot, 3),
+    }
+
+
+def _e2e(started: float) -> dict[str, Any]:
+    return {"e2e_ms": _ms(time.perf_counter() - started)}
+
+
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
-
-
-def _since(started: float, at: float | None) -> float | None:
-    return None if at is None else _ms(at - started)
-
-
-def _round(ms: float | None) -> float | None:
-    return None if ms is None else round(ms, 3)
 
 
 def _ids(check: StreamCheck) -> dict[str, Any]:

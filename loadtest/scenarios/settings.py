@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import Field, dataclass, field, fields
+from functools import cache
 from types import SimpleNamespace
 from typing import Any, Final
 
@@ -320,8 +321,10 @@ class ScenarioSettings:
 # -- derived from the declaration -------------------------------------------------------------
 
 
+@cache
 def declared() -> tuple[Field[Any], ...]:
-    """Every declared setting (``tokens`` is read, not set)."""
+    """Every declared setting (``tokens`` is read, not set); the declaration is fixed, so
+    it is read once."""
     return tuple(f for f in fields(ScenarioSettings) if "help" in f.metadata)
 
 

@@ -297,6 +297,10 @@ def _after(exc: BaseException | None) -> tuple[bool, Exception | None]:
         return True, None
     if isinstance(exc, _CONNECTION_LOST):
         return False, StoreUnavailableError(f"database connection lost: {exc}")
+    if isinstance(exc, asyncpg.InternalClientError):
+        # The driver's protocol is mid-operation on a call that just began: seen on an idle
+        # connection that received the server's shutdown notice (a restart).
+        return False, StoreUnavailableError(f"database connection in an unusable state: {exc}")
     if isinstance(exc, _LOST_PREPARED_STATEMENT):
         # The statement cache names statements of another server session: a transaction
         # pooler swapped the server under this connection. Drop it.

@@ -324,3 +324,29 @@ async def test_a_terminated_session_is_a_clear_error_and_is_replaced(fault_dsn: 
         await store.add_thread_item("t", user_message("m_after", "t"), ALICE)
         ids = [i.id for i in (await store.load_thread_items("t", None, 10, "asc", ALICE)).data]
     assert ids == ["m_after"]
+
+
+async def test_a_connection_left_mid_operation_is_unavailable_then_replaced(
+    fault_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver's "another operation is in progress" (an idle connection that got the
+    server's shutdown notice, seen in a restart) is a 503-class error, never a raw driver
+    error; a read retries once on a fresh connection."""
+    planted = [0]
+    real_fetchval = asyncpg.Connection.fetchval
+
+    async def fetchval(self: asyncpg.Connection, *args: Any, **kwargs: Any) -> Any:
+        if planted[0] > 0:
+            planted[0] -= 1
+            raise asyncpg.InternalClientError("cannot switch to state 12; another operation")
+        return await real_fetchval(self, *args, **kwargs)
+
+    async with PostgresStore(fault_dsn, pool_size=1, max_overflow=0) as store:
+        await store.save_thread(thread("t"), ALICE)
+        monkeypatch.setattr(asyncpg.Connection, "fetchval", fetchval)
+        planted[0] = 1
+        assert (await store.load_thread("t", ALICE)).id == "t"  # retried, fresh connection
+        planted[0] = 2
+        with pytest.raises(StoreUnavailableError, match="unusable state"):
+            await store.load_thread("t", ALICE)
+        assert (await store.load_thread("t", ALICE)).id == "t"

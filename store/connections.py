@@ -34,8 +34,9 @@ _LOST_PREPARED_STATEMENT = (
     asyncpg.DuplicatePreparedStatementError,
 )
 
-# Client-side errors after which the protocol state of a connection is unknown.
-_PROTOCOL_UNKNOWN = (asyncpg.InterfaceError, asyncpg.InternalClientError, TimeoutError)
+# Client-side errors after which the protocol state of a connection is unknown. The driver's
+# own (InterfaceError, InternalClientError) are a lost connection to ``_after``, checked first.
+_PROTOCOL_UNKNOWN = (TimeoutError,)
 
 # Errors after which a pooled connection must not be reused.
 _CONNECTION_LOST = (

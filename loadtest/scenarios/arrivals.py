@@ -20,14 +20,18 @@ import random
 from dataclasses import dataclass, field
 
 
+def _require_rate(rate_per_s: float) -> None:
+    if not rate_per_s > 0:
+        raise ValueError(f"arrival rate must be > 0 conversations/s, got {rate_per_s!r}")
+
+
 def split_rate(rate_per_s: float, workers: int) -> float:
     """Each Locust process's share of the target arrival rate.
 
     Raises:
         ValueError: a rate that is not positive, or fewer than one worker.
     """
-    if not rate_per_s > 0:
-        raise ValueError(f"arrival rate must be > 0 conversations/s, got {rate_per_s!r}")
+    _require_rate(rate_per_s)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers!r}")
     return rate_per_s / workers
@@ -52,8 +56,7 @@ class ArrivalClock:
     """Arrivals given up because they were due while the generator was behind."""
 
     def __post_init__(self) -> None:
-        if not self.rate_per_s > 0:
-            raise ValueError(f"arrival rate must be > 0 conversations/s, got {self.rate_per_s!r}")
+        _require_rate(self.rate_per_s)
         if not self.burstiness > 0:
             raise ValueError(f"burstiness must be > 0 (1.0 = Poisson), got {self.burstiness!r}")
         self._rng = random.Random(self.seed)
@@ -71,9 +74,9 @@ class ArrivalClock:
     def next_after(self, now: float) -> float:
         """The arrival due at or before ``now`` was taken: when the next one is due.
 
-        If ``now`` is already past the next scheduled time, the generator is behind. It
-        re-anchors on ``now`` and counts the missed arrivals in :attr:`skipped`, rather than
-        firing them in a burst.
+        If arrivals after the one taken were due before ``now``, the generator is behind.
+        It skips them, counting them in :attr:`skipped`, and the next arrival is the first
+        one at or after ``now``. None is fired late in a burst.
         """
         if self._next_at is None:
             return self.start(now)
@@ -81,5 +84,5 @@ class ArrivalClock:
         while following < now:
             self.skipped += 1
             following += self.gap_s()
-        self._next_at = max(following, now)
-        return self._next_at
+        self._next_at = following
+        return following

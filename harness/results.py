@@ -95,6 +95,8 @@ class RunFolder:
     LOCUST_WORKER_LOG_PATTERN: ClassVar[str] = "loadtest/locust_worker{n}.log"
     ACKS_DIR: ClassVar[str] = "loadtest/acks"
     RECORDS_DIR: ClassVar[str] = "loadtest/requests"  # one JSON line per measured request
+    SWEEP_FILE: ClassVar[str] = "loadtest/sweep.json"  # --sweep-rates/--sweep-users: the knee
+    SWEEP_DIR: ClassVar[str] = "loadtest/sweep"  # one run folder per point of a sweep
     REPORT_MD_FILE: ClassVar[str] = "report.md"
     REPORT_HTML_FILE: ClassVar[str] = "report.html"
     FIGURES_DIR: ClassVar[str] = "figures"

@@ -137,6 +137,9 @@ NO_REPLY: Final = "no_reply"  # a turn without an assistant message (only when o
 # A stream that carries another conversation: events of a thread the request did not ask
 # about, a second thread.created, or a user message that is not the text this user sent.
 CROSS_TALK: Final = "cross_talk"
+# A stream the client hung up on that the thread does not show as the SDK promises after a
+# cancel: the user message, and the partial assistant message extending the text seen.
+CANCEL_LOST: Final = "cancel_lost"
 FAILURE_KINDS: Final = (
     TIMEOUT,
     CONNECTION_ERROR,
@@ -147,6 +150,7 @@ FAILURE_KINDS: Final = (
     ERROR_EVENT,
     NO_REPLY,
     CROSS_TALK,
+    CANCEL_LOST,
 )
 OTHER_FAILURE: Final = "other"
 
@@ -158,6 +162,12 @@ THREADS_DELETE: Final = "threads.delete"
 THREADS_CREATE: Final = "threads.create"
 THREADS_ADD_USER_MESSAGE: Final = "threads.add_user_message"
 STREAMING_REQUESTS: Final = (THREADS_CREATE, THREADS_ADD_USER_MESSAGE)
+# Cancellation under load (tag "cancel"): a threads.add_user_message the client hangs up on
+# mid-stream (not a turn: kept out of STREAMING_REQUESTS and its timings), and the read-back
+# of its thread over items.list that judges it (one entry however many polls it took).
+CANCEL_TAG: Final = "cancel"
+CANCELLED_ADD_USER_MESSAGE: Final = "cancel threads.add_user_message"
+CANCEL_READ_BACK: Final = "cancel read-back"
 # Streams are also recorded as Locust entries of type SSE_TYPE named "<prefix><request type>".
 SSE_TYPE: Final = "SSE"
 TTFE_PREFIX: Final = "ttfe "  # request start -> first event of any kind

@@ -18,6 +18,7 @@ from .serve import add_server_options, server_settings
 
 if TYPE_CHECKING:
     from chatkit_pg.loadtest.orchestration.config import CapacityOptions
+    from chatkit_pg.loadtest.orchestration.sweep import Sweep
     from chatkit_pg.loadtest.scenarios.settings import ScenarioSettings
 
 ORDER = 40
@@ -110,7 +111,53 @@ def add_scenario_groups(parser: argparse.ArgumentParser) -> None:
         "req/s). Replaces --users/--run-time; --spawn-rate is the ramp's.",
     )
     capacity.add_argument("--find-capacity", action="store_true", help="run the stepped ramp")
-    add_scenario_options({"target": target, "load": load, "capacity": capacity})
+    arrivals = parser.add_argument_group(
+        "open loop",
+        "New conversations arrive at a rate of their own, whatever the server's pace (one "
+        "open-loop user per Locust process, each with its share of rate and cap); replaces "
+        "--users and the user mix. run.json's 'arrivals' has the rate achieved.",
+    )
+    add_scenario_options(
+        {"target": target, "load": load, "capacity": capacity, "arrivals": arrivals}
+    )
+    add_goodput_options(parser)
+
+
+def add_goodput_options(parser: argparse.ArgumentParser) -> None:
+    from chatkit_pg.loadtest.orchestration.sweep import DEFAULT_TARGET
+
+    group = parser.add_argument_group(
+        "goodput and sweeps",
+        "Goodput is the share (and rate) of requests that met every limit, from the "
+        "per-request records (run.json 'goodput'). A sweep runs the whole load test at each "
+        "load into loadtest/sweep/<load>/ and writes loadtest/sweep.json with the knee.",
+    )
+    group.add_argument(
+        "--goodput",
+        default=None,
+        metavar="'ttft=MS,itl=MS,e2e=MS'",
+        help="SLO limits per request: ttft, itl (the largest gap between deltas), tpot, "
+        "e2e, ttfe (ms)",
+    )
+    group.add_argument(
+        "--goodput-target",
+        type=float,
+        default=DEFAULT_TARGET,
+        help=f"a sweep's knee: the highest load at this goodput share (default {DEFAULT_TARGET:g})",
+    )
+    sweeps = group.add_mutually_exclusive_group()
+    sweeps.add_argument(
+        "--sweep-rates",
+        default=None,
+        metavar="R1,R2,...",
+        help="open loop at each arrival rate (conversations/s); needs --goodput",
+    )
+    sweeps.add_argument(
+        "--sweep-users",
+        default=None,
+        metavar="N1,N2,...",
+        help="closed loop at each user count; needs --goodput",
+    )
 
 
 def scenario_of(args: argparse.Namespace, remote: bool) -> ScenarioSettings:
@@ -123,10 +170,63 @@ def scenario_of(args: argparse.Namespace, remote: bool) -> ScenarioSettings:
         given["seed"] = False
     if args.find_capacity:
         given["step_rate"] = args.spawn_rate
+    if given.get("arrival_rate"):
+        given["arrival_generators"] = open_loop_users(args)
     try:
         return from_values(local=not remote, **given)
     except ValueError as exc:
         raise SystemExit(f"chatkit-pg loadtest: {in_cli_terms(str(exc))}") from None
+
+
+def open_loop_users(args: argparse.Namespace) -> int:
+    """One open-loop user per Locust process (the master of a distributed run runs none)."""
+    return max(1, args.locust_workers)
+
+
+def open_loop_checks(args: argparse.Namespace, scenario: ScenarioSettings) -> None:
+    """What an open-loop run or a warm-up cannot be combined with."""
+    if scenario.arrival_rate:
+        if args.find_capacity:
+            raise SystemExit("chatkit-pg loadtest: --arrival-rate is an open loop; "
+                             "--find-capacity ramps closed-loop users (give one)")  # fmt: skip
+        if args.tags or args.exclude_tags:
+            raise SystemExit("chatkit-pg loadtest: --arrival-rate runs the open-loop user "
+                             "alone; drop --tags/--exclude-tags")  # fmt: skip
+    if scenario.warmup and args.find_capacity:
+        raise SystemExit("chatkit-pg loadtest: --warmup is for a fixed load; the ramp's "
+                         "steps are measured one by one (drop one of them)")  # fmt: skip
+
+
+def sweep_of(args: argparse.Namespace) -> Sweep | None:
+    """The sweep of ``--sweep-rates``/``--sweep-users`` (None without one), checked."""
+    from chatkit_pg.loadtest.orchestration.sweep import Sweep, parse_loads
+
+    kind = "rates" if args.sweep_rates else "users" if args.sweep_users else None
+    if kind is None:
+        return None
+    if args.goodput is None:
+        raise SystemExit(f"chatkit-pg loadtest: --sweep-{kind} finds the knee at a goodput "
+                         "SLO: give --goodput, e.g. 'ttft=2000,itl=200,e2e=10000'")  # fmt: skip
+    if args.find_capacity or args.chaos_restart_at:
+        raise SystemExit(f"chatkit-pg loadtest: --sweep-{kind} runs fixed loads; drop "
+                         "--find-capacity/--chaos-restart-at")  # fmt: skip
+    option = f"--sweep-{kind}"
+    try:
+        loads = parse_loads(getattr(args, f"sweep_{kind}"), option)
+        return Sweep(kind, loads, args.goodput_target)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise SystemExit(f"chatkit-pg loadtest: {exc}") from None
+
+
+def goodput_of(args: argparse.Namespace) -> dict[str, float] | None:
+    from chatkit_pg.loadtest.orchestration.goodput import parse_goodput
+
+    if args.goodput is None:
+        return None
+    try:
+        return parse_goodput(args.goodput)
+    except ValueError as exc:
+        raise SystemExit(f"chatkit-pg loadtest: {exc}") from None
 
 
 def capacity_options(
@@ -155,7 +255,14 @@ def run(args: argparse.Namespace) -> int:
     if args.verify and not remote:
         raise SystemExit("chatkit-pg loadtest: --verify is for --host runs (local runs always "
                          "check integrity against the database)")  # fmt: skip
+    sweep = sweep_of(args)
+    if sweep is not None and sweep.kind == "rates" and not args.arrival_rate:
+        args.arrival_rate = sweep.loads[0]  # each point sets its own; this selects the open loop
     scenario = scenario_of(args, remote)
+    open_loop_checks(args, scenario)
+    if scenario.arrival_rate:
+        args.users = args.spawn_rate = open_loop_users(args)
+        args.tags = ["open-loop"]
     for name in ("users", "workers"):
         if getattr(args, name) < 1:
             raise SystemExit(f"chatkit-pg loadtest: --{name.replace('_', '-')} must be >= 1")
@@ -190,10 +297,15 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         verify=args.verify,
         capacity=capacity_options(args, scenario),
+        goodput=goodput_of(args),
     )
-    if remote:
-        return run_remote(config, RunFolder.at(args.results))
+    flow = run_remote if remote else run_loadtest
+    folder = RunFolder.at(args.results)
     try:
-        return run_loadtest(config, RunFolder.at(args.results))
+        if sweep is not None:
+            from chatkit_pg.loadtest.orchestration.sweep import run_sweep
+
+            return run_sweep(config, folder, sweep, flow)
+        return flow(config, folder)
     except ProvisioningError as exc:
         raise SystemExit(f"chatkit-pg loadtest: {exc}") from None

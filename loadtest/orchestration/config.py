@@ -116,3 +116,4 @@ class LoadTestConfig:
     host: str | None = None  # a running server: no database, no server started
     verify: bool = False  # remote: re-read acknowledged threads over HTTP afterwards
     capacity: CapacityOptions | None = None  # --find-capacity: the stepped ramp instead
+    goodput: dict[str, float] | None = None  # --goodput: SLO limits (ms) per request

@@ -80,6 +80,26 @@ def print_checks(name: str, result: dict[str, Any] | None) -> None:
         print(f"  [{'ok' if check['passed'] else 'FAIL'}] {check['name']}: {check['detail']}")
 
 
+def print_open_loop(arrivals: dict[str, Any] | None, good: dict[str, Any] | None) -> None:
+    """The open loop's achieved rate, and goodput against its SLO."""
+    if arrivals:
+        achieved = arrivals["achieved_rate_per_s"]
+        print(
+            f"open loop: target {arrivals['rate_per_s']:g}/s (burstiness "
+            f"{arrivals['burstiness']:g}, cap {arrivals['cap']}), achieved "
+            f"{'-' if achieved is None else f'{achieved:g}'}/s: {arrivals['started']} started, "
+            f"{arrivals['refused']} refused at the cap, {arrivals['skipped']} skipped"
+        )
+    if good:
+        share = "-" if good["share"] is None else f"{good['share']:.1%}"
+        rate = "-" if good["rate_per_s"] is None else f"{good['rate_per_s']:g}/s"
+        print(
+            f"goodput ({good['slo_text']}): {share} of {good['requests']} requests ({rate}); "
+            f"missed by {good['missed_by'] or 'none'}",
+            flush=True,
+        )
+
+
 def print_load_generator(cpu: dict[str, Any] | None) -> None:
     """Each Locust process's CPU (% of one core), and the warning when one passed ~90%."""
     if not cpu or not cpu.get("processes"):

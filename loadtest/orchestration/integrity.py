@@ -18,6 +18,11 @@ stored state in one go (:func:`fetch_state`), then runs one small function per c
   :class:`chatkit_pg.strategies.Guarantees` promise it.
 * ``no_orphans``: no item or attachment without its thread; no item whose document names
   another thread; no item id in two threads.
+* ``cancellations_kept``: every stream the client hung up on (a ``cancel`` record) left what
+  the SDK's ``handle_stream_cancelled`` promises, in sort-key order: its user message, the
+  pending assistant message when the client had read text (stored under the id the stream
+  named, its text beginning with the text read) and an ``SDKHiddenContextItem`` after them
+  (one per cancel: ``items.list`` hides these, so only the database can show them).
 """
 
 from __future__ import annotations
@@ -38,9 +43,10 @@ from chatkit_pg.strategies import Guarantees, strategy_class
 
 MAX_EXAMPLES: Final = 5
 MESSAGE_KINDS: Final = ("user_message", "assistant_message")
+HIDDEN_CONTEXT: Final = "sdk_hidden_context"  # chatkit.types.SDKHiddenContextItem.type
 
 SELECT_ITEMS_OF_THREADS_SQL: Final = """
-SELECT thread_id, id, type, data::text AS data
+SELECT thread_id, id, sort_key, type, data::text AS data
   FROM chatkit_thread_items
  WHERE thread_id = ANY($1::text[])
 """
@@ -98,6 +104,9 @@ class Requests:
     unconfirmed_total: int = 0
     deleted: dict[str, str] = field(default_factory=dict)  # thread -> user
     counts: Counter[str] = field(default_factory=Counter)
+    # Streams the client hung up on (their attempts also count as unconfirmed: the client
+    # never learned what the turn stored).
+    cancelled: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def live(self) -> list[dict[str, Any]]:
@@ -124,6 +133,8 @@ def fold(records: list[dict[str, Any]]) -> Requests:
         elif op == "delete":
             result.deleted[record["thread_id"]] = record["user"]
             result.counts[THREADS_DELETE] += 1
+        elif op == "cancel":
+            result.cancelled.append(record)
     for request_id, attempt in attempts.items():
         outcome = outcomes.get(request_id)
         if outcome is not None and outcome["op"] == "ack":
@@ -153,6 +164,9 @@ class StoredState:
             read only when the strategy promises gapless keys).
         orphans: counts of orphan, misfiled and shared items and attachments.
         found: totals of threads, items, attachments and items by type.
+        keys: ``(thread_id, id) -> sort_key`` of those items (the order within a thread);
+            ``markers`` the ``(sort_key, type)`` of each thread's user messages and SDK
+            hidden context items, in key order.
     """
 
     items: dict[tuple[str, str], tuple[str, str]]
@@ -164,6 +178,9 @@ class StoredState:
     orphans: dict[str, int]
     found: dict[str, Any]
     per_thread: dict[str, Counter[str]] = field(default_factory=dict)  # thread -> type -> n
+    keys: dict[tuple[str, str], int] = field(default_factory=dict)
+    # thread -> (sort_key, type) of its user messages and hidden items, in key order
+    markers: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
     def count(self, thread_id: str, kind: str) -> int:
         """Stored items of type ``kind`` in ``thread_id``."""
@@ -172,7 +189,7 @@ class StoredState:
 
 async def fetch_state(dsn: str, requests: Requests, gapless: bool) -> StoredState:
     """Read everything the checks compare against, in one connection."""
-    threads = requests.threads
+    threads = sorted({*requests.threads, *(c["thread_id"] for c in requests.cancelled)})
     conn = await asyncpg.connect(to_libpq_url(dsn))
     try:
         rows = await conn.fetch(SELECT_ITEMS_OF_THREADS_SQL, threads)
@@ -186,8 +203,11 @@ async def fetch_state(dsn: str, requests: Requests, gapless: bool) -> StoredStat
     finally:
         await conn.close()
     per_thread: dict[str, Counter[str]] = defaultdict(Counter)
+    markers: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for r in rows:
         per_thread[r["thread_id"]][r["type"]] += 1
+        if r["type"] in (HIDDEN_CONTEXT, "user_message"):
+            markers[r["thread_id"]].append((r["sort_key"], r["type"]))
     return StoredState(
         items={(r["thread_id"], r["id"]): (r["type"], r["data"]) for r in rows},
         stored=Counter((r["thread_id"], r["id"]) for r in rows),
@@ -198,6 +218,8 @@ async def fetch_state(dsn: str, requests: Requests, gapless: bool) -> StoredStat
         orphans=orphans,
         found=found,
         per_thread=dict(per_thread),
+        keys={(r["thread_id"], r["id"]): r["sort_key"] for r in rows},
+        markers={thread: sorted(marks) for thread, marks in markers.items()},
     )
 
 
@@ -213,9 +235,13 @@ def _check(name: str, problems: list[str], ok_detail: str) -> dict[str, Any]:
     return {"name": name, "passed": True, "detail": ok_detail}
 
 
-def _assistant_sha1(document: str) -> str:
+def _text(document: str) -> str:
     content = json.loads(document).get("content", [])
-    return hashlib.sha1("".join(p.get("text", "") for p in content).encode()).hexdigest()
+    return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+
+
+def _assistant_sha1(document: str) -> str:
+    return hashlib.sha1(_text(document).encode()).hexdigest()
 
 
 def _missing_items(ack: dict[str, Any], state: StoredState) -> list[str]:
@@ -320,6 +346,90 @@ def check_no_orphans(requests: Requests, state: StoredState) -> dict[str, Any]:
     return _check("no_orphans", problems, "no orphan or misfiled items or attachments")
 
 
+CANCEL_OUTCOMES: Final = (
+    "kept", "finished_first", "user_message_missing", "partial_missing", "hidden_item_missing"
+)  # fmt: skip
+
+
+def _partial(cancel: dict[str, Any], state: StoredState, user_key: int) -> int | None:
+    """Sort key of the cancel's stored assistant message when it is after the user message
+    and begins with the text the client read; None otherwise."""
+    key = (cancel["thread_id"], cancel.get("assistant_message_id") or "")
+    stored = state.items.get(key)
+    if stored is None or state.keys[key] < user_key:
+        return None
+    return state.keys[key] if _text(stored[1]).startswith(cancel["seen_text"]) else None
+
+
+def _finished_first(cancel: dict[str, Any], state: StoredState) -> bool:
+    """The server ended the turn before it saw the hang-up (the SDK's cancel handler never
+    ran, so no hidden item is due): the message stored under the streamed id is as long as
+    a whole reply of the thread (our server's replies all have one length)."""
+    stored = state.items.get((cancel["thread_id"], cancel.get("assistant_message_id") or ""))
+    whole = cancel.get("reply_chars") or 0
+    return stored is not None and whole > 0 and len(_text(stored[1])) >= whole
+
+
+def _hidden_after(state: StoredState, thread_id: str, user_key: int, after: int) -> bool:
+    """A hidden item follows ``after`` in the turn of the user message at ``user_key`` (before
+    the thread's next user message: each cancelled turn holds its own)."""
+    for key, kind in state.markers.get(thread_id, []):
+        if key <= user_key:
+            continue
+        if kind == "user_message":
+            return False
+        if key > after:
+            return True
+    return False
+
+
+def cancellations(requests: Requests, state: StoredState) -> tuple[dict[str, int], list[str]]:
+    """The ``cancellations`` section of ``integrity.json`` (how many cancels were checked,
+    and of them: kept, finished first, and each way one was broken) and the problems.
+
+    A cancel is kept when its user message is stored, its partial message too (when the
+    client read text) and a hidden item after them within the turn. Without a hidden item, a
+    turn the server finished before it saw the hang-up (:func:`_finished_first`) is
+    counted, not a problem.
+    """
+    counts = Counter(dict.fromkeys(("checked", *CANCEL_OUTCOMES), 0))
+    problems: list[str] = []
+    for cancel in requests.cancelled:
+        counts["checked"] += 1
+        thread_id = cancel["thread_id"]
+        where = f"cancel of {cancel['user_message_id']} in {thread_id}"
+        user_key = state.keys.get((thread_id, cancel["user_message_id"]))
+        if user_key is None:
+            counts["user_message_missing"] += 1
+            problems.append(f"{where}: the user message is not stored")
+            continue
+        partial = _partial(cancel, state, user_key) if cancel.get("seen_text") else user_key
+        hidden = _hidden_after(state, thread_id, user_key, user_key if partial is None else partial)
+        if not hidden and partial is not None and _finished_first(cancel, state):
+            counts["finished_first"] += 1
+            continue
+        broken: list[tuple[str, str]] = []
+        if partial is None:
+            broken.append(("partial_missing", "no partial message with the text read"))
+        if not hidden:
+            broken.append(("hidden_item_missing", "no hidden cancellation item after it"))
+        for outcome, text in broken:
+            counts[outcome] += 1
+            problems.append(f"{where}: {text}")
+        counts["kept"] += not broken
+    return dict(counts), problems
+
+
+def check_cancellations(problems: list[str], counts: dict[str, int]) -> dict[str, Any]:
+    return _check(
+        "cancellations_kept",
+        problems,
+        f"{counts['kept']} streams cut by the client left their user message, partial "
+        "assistant message (when text was read) and hidden cancellation item; "
+        f"{counts['finished_first']} the server finished before it saw the hang-up",
+    )
+
+
 def acknowledged(requests: Requests, state: StoredState, guarantees: Guarantees) -> dict[str, Any]:
     """The ``acknowledged`` section of ``integrity.json``."""
     return {
@@ -347,11 +457,13 @@ async def check_integrity(dsn: str, ack_dir: Path, strategy: str) -> dict[str, A
         strategy: the server's sort-key strategy (decides whether gaps are an error).
 
     Returns:
-        ``{"passed", "checks": [{"name", "passed", "detail"}], "acknowledged", "found"}``.
+        ``{"passed", "checks": [{"name", "passed", "detail"}], "acknowledged",
+        "cancellations", "found"}``.
     """
     requests = fold(list(read_acks(ack_dir)))
     guarantees = strategy_class(strategy).guarantees
     state = await fetch_state(dsn, requests, guarantees.gapless)
+    cancelled, cancel_problems = cancellations(requests, state)
     checks = [
         check_items_stored(requests, state),
         check_no_extra_messages(requests, state),
@@ -361,10 +473,12 @@ async def check_integrity(dsn: str, ack_dir: Path, strategy: str) -> dict[str, A
         check_sort_keys_unique(requests, state),
         check_sort_keys_gapless(state, strategy, guarantees.gapless),
         check_no_orphans(requests, state),
+        check_cancellations(cancel_problems, cancelled),
     ]
     return {
         "passed": all(c["passed"] for c in checks),
         "checks": checks,
         "acknowledged": acknowledged(requests, state, guarantees),
+        "cancellations": cancelled,
         "found": state.found,
     }

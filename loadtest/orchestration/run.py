@@ -47,6 +47,7 @@ from chatkit_pg.dsn import redact
 from chatkit_pg.harness.provision import PostgresServer, database_name, start_server
 from chatkit_pg.harness.results import RunFolder
 from chatkit_pg.harness.vocabulary import capacity_sentence
+from chatkit_pg.loadtest.scenarios.acks import read_records
 from chatkit_pg.loadtest.server.settings import ServerSettings
 
 from .chaos import Restart, RestartTimer, judge, require_restartable
@@ -56,12 +57,14 @@ from .console import (
     print_capacity,
     print_checks,
     print_load_generator,
+    print_open_loop,
     print_summary,
 )
+from .goodput import goodput, turn_latencies
 from .integrity import check_integrity
 from .locust_command import LOCUST_CONF, LOCUSTFILE, locust_command, run_locust
 from .locust_csv import aggregated, summarize_stats, timings, total
-from .logs import clear_logs, records_brief
+from .logs import arrivals_brief, clear_logs, records_brief
 from .processes import LOOPBACK, fetch_server_metrics, free_port, running_server, serve_command
 from .seed import seed_database
 
@@ -130,9 +133,24 @@ class RunRecord:
     verify: dict[str, Any] | None = None
     load_generator: dict[str, Any] | None = None  # each Locust process's CPU, and a warning
     records: dict[str, Any] | None = None  # where the per-request records are, and counts
+    arrivals: dict[str, Any] | None = None  # open loop: target, cap, achieved rate
+    goodput: dict[str, Any] | None = None  # --goodput: the share that met every SLO
+    turns: dict[str, Any] | None = None  # measured turns' ttft/itl/e2e percentiles (records)
 
     def write(self, folder: RunFolder, conditions: dict[str, Any]) -> None:
         folder.write_json(RunFolder.LOADTEST_RUN_FILE, asdict(self), conditions)
+
+
+def from_records(folder: RunFolder, config: LoadTestConfig) -> dict[str, Any]:
+    """What ``run.json`` computes from the per-request records and arrivals."""
+    directory = folder.path / RunFolder.RECORDS_DIR
+    records = list(read_records(directory))
+    return {
+        "records": records_brief(folder),
+        "arrivals": arrivals_brief(folder, config.scenario),
+        "goodput": goodput(records, config.goodput) if config.goodput else None,
+        "turns": turn_latencies(records),
+    }
 
 
 def exit_status(record: RunRecord, capacity: dict[str, Any] | None, folder: RunFolder) -> int:
@@ -268,11 +286,12 @@ def run_remote(config: LoadTestConfig, folder: RunFolder) -> int:
         capacity=capacity_brief(capacity),
         verify=verified,
         load_generator=load_generator,
-        records=records_brief(folder),
+        **from_records(folder, config),
     )
     record.write(folder, conditions)
     print_summary(rows, None, folder.directory(RunFolder.LOADTEST_DIR))
     print_capacity(capacity)
+    print_open_loop(record.arrivals, record.goodput)
     print_load_generator(record.load_generator)
     print_checks("verify", verified)
     return exit_status(record, capacity, folder)
@@ -292,6 +311,7 @@ def run_steps(pg: PostgresServer, dsn: str, config: LoadTestConfig, folder: RunF
     )
     print_summary(rows, integrity, folder.directory(RunFolder.LOADTEST_DIR))
     print_capacity(capacity)
+    print_open_loop(record.arrivals, record.goodput)
     print_load_generator(record.load_generator)
     return exit_status(record, capacity, folder)
 
@@ -324,7 +344,7 @@ def write_results(
         integrity_passed=integrity["passed"],
         chaos=chaos,
         load_generator=load.load_generator,
-        records=records_brief(folder),
+        **from_records(folder, config),
     )
     record.write(folder, conditions)
     return record

@@ -5,8 +5,13 @@
   ``attempt`` record before the request and an ``ack`` (success) or ``fail`` record after
   it, with the ids the stream named; a successful ``threads.delete`` adds a ``delete``.
 * The request records (:class:`RecordLog`, ``requests-<host>-<pid>.jsonl``): one line per
-  measured request -- type, user, thread, status, failure kind and its timings -- beside
-  Locust's aggregates, for the report and any external tool (:func:`read_records`).
+  request -- type, user, thread, status, failure kind, its timings and its ``phase``
+  (``warmup`` or ``measure``) -- beside Locust's aggregates, for the report and any external
+  tool (:func:`read_records`).
+* The arrivals (:class:`ArrivalLog`, ``arrivals-<host>-<pid>.jsonl``, open loop only): each
+  open-loop user's ``start`` (its rate, burstiness and cap), each ``arrival`` (``started`` or
+  ``refused``: the cap was full), each run of ``skipped`` arrivals (the generator was behind)
+  and its ``stop``, for run.json's achieved rate (:func:`read_arrivals`).
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
 ACK_GLOB: Final = "acks-*.jsonl"
 RECORD_GLOB: Final = "requests-*.jsonl"
+ARRIVAL_GLOB: Final = "arrivals-*.jsonl"
 
 
 class JsonLinesLog:
@@ -53,8 +59,25 @@ class AckLog(JsonLinesLog):
 
 
 class RecordLog(JsonLinesLog):
-    def __init__(self, directory: str | os.PathLike[str] | None) -> None:
+    """Request records; ``phase_at`` (a request's start -> its phase) stamps each one."""
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None,
+        phase_at: Callable[[float], str] | None = None,
+    ) -> None:
         super().__init__(directory, "requests")
+        self.phase_at = phase_at
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.phase_at is not None and "t0" in record:
+            record = {**record, "phase": self.phase_at(record["t0"])}
+        super().write(record)
+
+
+class ArrivalLog(JsonLinesLog):
+    def __init__(self, directory: str | os.PathLike[str] | None) -> None:
+        super().__init__(directory, "arrivals")
 
 
 def _read(directory: str | os.PathLike[str], pattern: str) -> Iterator[dict[str, Any]]:
@@ -75,3 +98,8 @@ def read_acks(directory: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
 def read_records(directory: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """Every request record of every process in ``directory`` (torn last lines skipped)."""
     return _read(directory, RECORD_GLOB)
+
+
+def read_arrivals(directory: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """Every open-loop arrival line of every process in ``directory``."""
+    return _read(directory, ARRIVAL_GLOB)

@@ -10,21 +10,35 @@ first token over the deltas after the first), ``stream <type>`` (time to the end
 the stream) and ``tokens/s <type>`` (text deltas per second, first to last delta, when the
 stream had at least two). Every failure is recorded once, on the request's own entry, with a
 message starting with its kind (timeout, http_4xx, http_5xx, invalid_event, early_end,
-error_event, no_reply, cross_talk, connection_error). Request names, entry names and
-failure kinds all come from :mod:`chatkit_pg.harness.vocabulary`, which the report reads.
+error_event, no_reply, cross_talk, connection_error, cancel_lost). Request names, entry names
+and failure kinds all come from :mod:`chatkit_pg.harness.vocabulary`, which the report reads.
+
+Cancellation (:meth:`ChatKitClient.cancel_message`): a ``threads.add_user_message`` whose
+connection the client closes after a random number of text deltas (entry ``cancel
+threads.add_user_message``; ack ``cancel``), then ``items.list`` polled until the thread shows
+what the SDK's ``handle_stream_cancelled`` promises -- the user message, and the pending
+assistant message (the text the *server* had streamed, so at least what the client read) --
+or a bounded wait ends: one ``cancel read-back`` entry, failed as ``cancel_lost``. The hidden
+item the SDK also saves is not listed over HTTP (``items.list`` filters it); the integrity
+check looks for it in the database.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 from chatkit_pg.harness.vocabulary import (
+    CANCEL_LOST,
+    CANCEL_READ_BACK,
+    CANCELLED_ADD_USER_MESSAGE,
     CONNECTION_ERROR,
     EARLY_END,
     HTTP_4XX,
@@ -48,9 +62,23 @@ from chatkit_pg.harness.vocabulary import (
 
 from .acks import AckLog, RecordLog
 from .settings import ScenarioSettings
-from .sse import SSEParser, StreamCheck, StreamFailure, parse_event
+from .sse import (
+    ASSISTANT_MESSAGE,
+    PART_ADDED,
+    PART_DONE,
+    TEXT_DELTA,
+    SSEParser,
+    StreamCheck,
+    StreamFailure,
+    parse_event,
+)
 
 _IDS = re.compile(r"\b(thr|msg|wf|tc|tsk|atc|shcx)_[0-9a-f]+\b")
+# The SDK saves a cancelled turn's items after it notices the hang-up, in the server's own
+# time: the read-back polls for them this long (doubling pauses from the first), then fails.
+CANCEL_READ_BACK_S: Final = 5.0
+READ_BACK_FIRST_PAUSE_S: Final = 0.05
+READ_BACK_PAGE: Final = 20  # the newest items: the cancelled turn is the thread's last
 
 
 class RequestFailed(Exception):
@@ -95,6 +123,76 @@ def user_input(text: str) -> dict[str, Any]:
         "attachments": [],
         "inference_options": {},
     }
+
+
+def cut_point(reply_deltas: int, rng: random.Random | None = None) -> int:
+    """After how many text deltas to hang up, at random among a reply's ``reply_deltas``:
+    1 .. n-1, so a partial message exists and the server has text left to stream (cut after
+    the last delta, it would usually finish the turn before it saw the hang-up); 0 (right
+    after the user message) when replies have fewer than two deltas."""
+    if reply_deltas < 2:
+        return 0
+    return (rng or random).randint(1, reply_deltas - 1)
+
+
+def _item_text(item: dict[str, Any]) -> str:
+    content = item.get("content")
+    if not isinstance(content, list):
+        return ""
+    return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+
+
+@dataclass
+class SeenText:
+    """The assistant text a client has read so far: the message whose text arrived last,
+    part by part, as the SDK's pending copy builds it (part added, deltas, part done)."""
+
+    item_id: str | None = None
+    parts: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts[index] for index in sorted(self.parts))
+
+    def observe(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind in ("thread.item.added", "thread.item.done"):
+            item = event.get("item") or {}
+            if item.get("type") == ASSISTANT_MESSAGE and _item_text(item):
+                self.item_id, self.parts = item.get("id"), {0: _item_text(item)}
+            return
+        update = event.get("update") if kind == "thread.item.updated" else None
+        if not isinstance(update, dict) or update.get("type") not in (
+            TEXT_DELTA,
+            PART_ADDED,
+            PART_DONE,
+        ):
+            return
+        if event.get("item_id") != self.item_id:  # the text of another message begins
+            self.item_id, self.parts = event.get("item_id"), {}
+        index = update.get("content_index", 0)
+        if update["type"] == TEXT_DELTA:
+            self.parts[index] = self.parts.get(index, "") + str(update.get("delta") or "")
+        elif isinstance(update.get("content"), dict):
+            self.parts[index] = str(update["content"].get("text") or "")
+
+
+def broken_promise(items: list[dict[str, Any]], user_message_id: str, seen: SeenText) -> str | None:
+    """What ``items`` (an ``items.list`` page, newest first) lack of the SDK's promise after
+    a cancel, or None: the user message, then -- when the client had read assistant text --
+    the pending assistant message, stored whole or in part but beginning with that text."""
+    position = {item.get("id"): n for n, item in enumerate(items)}
+    if user_message_id not in position:
+        return "the user message is not in the thread"
+    if not seen.text:
+        return None
+    if seen.item_id not in position:
+        return "the partial assistant message is not in the thread"
+    if position[seen.item_id] > position[user_message_id]:
+        return "the partial assistant message is before the user message"
+    if not _item_text(items[position[seen.item_id]]).startswith(seen.text):
+        return "the stored assistant text does not begin with the text the client read"
+    return None
 
 
 class ChatKitClient:
@@ -264,6 +362,146 @@ class ChatKitClient:
         self._record(kind, check.thread_id, started_at, "ok", None, timing)
         return check
 
+    def cancel_message(self, thread_id: str, text: str, whole: StreamCheck) -> bool:
+        """``threads.add_user_message``, hung up on after :func:`cut_point` text deltas, then
+        the thread read back (:meth:`read_back`). ``whole``: an earlier, whole turn, whose
+        reply tells how many deltas (where to cut) and characters (what a reply the server
+        finished before it saw the hang-up holds) to expect. True when it was cut; False
+        when the stream ended first (a whole turn, acknowledged as one).
+
+        Raises:
+            RequestFailed: the request, its stream or the read-back failed (recorded).
+        """
+        cut = cut_point(len(whole.delta_times))
+        params = {"thread_id": thread_id, "input": user_input(text)}
+        record = {"req": uuid.uuid4().hex, "type": THREADS_ADD_USER_MESSAGE, "user": self.user,
+                  "thread_id": thread_id}  # fmt: skip
+        self.acks.write({"op": "attempt", **record})
+        check = StreamCheck(
+            thread_id=thread_id, sent_text=text if self.settings.check_echo else None
+        )
+        seen = SeenText()
+        body = json.dumps({"type": THREADS_ADD_USER_MESSAGE, "params": params})
+        started, started_at = time.perf_counter(), time.time()
+        name = CANCELLED_ADD_USER_MESSAGE
+        with self.http.post(
+            self.settings.chatkit_path,
+            data=body,
+            headers=self.headers,
+            name=name,
+            stream=True,
+            catch_response=True,
+        ) as resp:
+            try:
+                _raise_for_status(resp)
+                cancelled = self._read_until_cut(resp, check, seen, cut)
+                if not cancelled:
+                    check.finish()
+            except Exception as exc:  # every way a stream can break becomes a named failure
+                failure = _exception_failure(exc)
+                resp.failure(str(failure))
+                self.acks.write({"op": "fail", **record, **_ids(check), "error": failure.kind})
+                timing = {**stream_timing(check, started, time.perf_counter()), "cut_after": cut}
+                self._record(name, thread_id, started_at, "failed", failure.kind, timing)
+                raise RequestFailed(str(failure)) from None
+            resp.success()
+        timing = stream_timing(check, started, time.perf_counter())
+        timing.update(cut_after=cut, cancelled=cancelled)
+        self._record(name, thread_id, started_at, "ok", None, timing)
+        if not cancelled:
+            self.acks.write({"op": "ack", **record, **_ids(check)})
+            return False
+        assert check.user_message_id is not None  # the cut waits for it
+        self.acks.write(
+            {"op": "cancel", **record, "user_message_id": check.user_message_id,
+             "assistant_message_id": seen.item_id if seen.text else None, "cut_after": cut,
+             "seen_text": seen.text, "seen_chars": len(seen.text),
+             "seen_sha1": hashlib.sha1(seen.text.encode()).hexdigest(),
+             "reply_chars": len(whole.assistant_text)}
+        )  # fmt: skip
+        self.read_back(thread_id, check.user_message_id, seen)
+        return True
+
+    def _read_until_cut(self, resp: Any, check: StreamCheck, seen: SeenText, cut: int) -> bool:
+        """Read events until the user message is done and ``cut`` text deltas arrived, then
+        hang up (True); False when the body ended first, the server's turn complete."""
+        parser = SSEParser()
+        cutting = True
+        for chunk in _lines(resp):
+            try:
+                payloads = parser.feed(chunk)
+            except UnicodeDecodeError:
+                raise StreamFailure(INVALID_EVENT, "stream is not UTF-8") from None
+            for payload in payloads:
+                event = parse_event(payload)
+                check.observe(event, time.perf_counter())
+                seen.observe(event)
+            if cutting and check.user_message_id and len(check.delta_times) >= cut:
+                if _hang_up(resp):
+                    return True
+                cutting = False  # the whole body had arrived: nothing left to cancel
+        if parser.leftover():
+            raise StreamFailure(EARLY_END, "stream ended inside an event")
+        return False
+
+    def read_back(self, thread_id: str, user_message_id: str, seen: SeenText) -> None:
+        """Poll ``items.list`` of a cancelled turn's thread until it keeps the SDK's promise
+        (:func:`broken_promise`) or :data:`CANCEL_READ_BACK_S` pass; one ``cancel read-back``
+        entry and record, failed as ``cancel_lost`` when the promise stays broken.
+
+        Raises:
+            RequestFailed: a poll failed, or the promise was broken (recorded).
+        """
+        started, started_at = time.perf_counter(), time.time()
+        pause, polls = READ_BACK_FIRST_PAUSE_S, 0
+        while True:
+            polls += 1
+            try:
+                problem = broken_promise(self._poll_items(thread_id), user_message_id, seen)
+            except StreamFailure as failure:
+                self._read_back_done(thread_id, started, started_at, polls, failure)
+                raise RequestFailed(str(failure)) from None
+            if problem is None or time.perf_counter() - started + pause > CANCEL_READ_BACK_S:
+                break
+            time.sleep(pause)  # gevent's, under Locust
+            pause *= 2
+        lost = StreamFailure(CANCEL_LOST, problem) if problem else None
+        self._read_back_done(thread_id, started, started_at, polls, lost)
+        if lost is not None:
+            raise RequestFailed(str(lost))
+
+    def _poll_items(self, thread_id: str) -> list[dict[str, Any]]:
+        params = {"thread_id": thread_id, "limit": READ_BACK_PAGE, "order": "desc"}
+        body = json.dumps({"type": ITEMS_LIST, "params": params})
+        # Not entered as a block: Locust reports a catch_response request when its block
+        # exits, so the polls stay out of the statistics (the read-back is one entry).
+        resp = self.http.post(
+            self.settings.chatkit_path, data=body, headers=self.headers, catch_response=True
+        )
+        _raise_for_status(resp)
+        try:
+            page = json.loads(resp.content or b"")
+        except ValueError:
+            raise StreamFailure(INVALID_EVENT, "response is not JSON") from None
+        data = page.get("data") if isinstance(page, dict) else None
+        if not isinstance(data, list):
+            raise StreamFailure(INVALID_EVENT, "items.list without a data list")
+        return [item for item in data if isinstance(item, dict)]
+
+    def _read_back_done(
+        self,
+        thread_id: str,
+        started: float,
+        started_at: float,
+        polls: int,
+        failure: StreamFailure | None,
+    ) -> None:
+        e2e = _e2e(started)
+        self._fire(CANCEL_READ_BACK, started, started_at, 0, e2e["e2e_ms"], "POST", failure)
+        status, kind = ("failed", failure.kind) if failure else ("ok", None)
+        detail = {"polls": polls, "detail": str(failure) if failure else None}
+        self._record(CANCEL_READ_BACK, thread_id, started_at, status, kind, {**e2e, **detail})
+
     def _record(
         self,
         kind: str,
@@ -305,14 +543,17 @@ class ChatKitClient:
         started_at: float,
         length: int,
         value: float | None = None,
+        request_type: str = SSE_TYPE,
+        exception: Exception | None = None,
     ) -> None:
-        """An ``SSE`` entry: ``value`` in its time columns (default: ms since ``started``)."""
+        """An entry (default ``SSE``): ``value`` in its time columns (default: ms since
+        ``started``), failed when ``exception`` is given."""
         self.request_event.fire(
-            request_type=SSE_TYPE,
+            request_type=request_type,
             name=name,
             response_time=(time.perf_counter() - started) * 1000 if value is None else value,
             response_length=length,
-            exception=None,
+            exception=exception,
             context={},
             start_time=started_at,
             url=self.settings.chatkit_path,
@@ -337,6 +578,23 @@ def _lines(resp: Any) -> Iterator[bytes]:
         raise StreamFailure(EARLY_END, f"connection closed mid-stream ({failure})") from None
     if tail:
         yield tail
+
+
+def _hang_up(resp: Any) -> bool:
+    """Close the connection mid-body, as a closed browser tab does: the socket is closed,
+    never returned to the pool (its unread rest would answer the next request). False when
+    the body had already arrived whole (the socket was released): nothing was cut."""
+    raw = resp._response  # the geventhttpclient response under Locust's wrapper
+    sock, pool = raw._sock, getattr(raw, "_pool", None)
+    if sock is None:
+        return False
+    raw._sock = None
+    if pool is not None:
+        raw._pool = None
+        pool.release_socket(sock)  # closes it and frees its slot in the pool
+    else:
+        sock.close()
+    return True
 
 
 def stream_timing(check: StreamCheck, started: float, ended: float) -> dict[str, Any]:

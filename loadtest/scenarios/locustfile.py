@@ -10,6 +10,12 @@ reader (1, long), hot thread (2, hot), churn (1, churn). Pick with ``--tags``/
 ``--exclude-tags`` (classes left without tasks are dropped) or by class name. Settings:
 :mod:`.settings`.
 
+Open loop (tag ``open-loop``, only with ``--arrival-rate`` > 0): one user per generator
+starts new conversations on an arrival clock (:mod:`.arrivals`) whatever the server's pace,
+at most ``--arrival-cap`` at once; an arrival beyond the cap is refused and counted, never
+queued (``arrivals-*.jsonl``). ``--warmup``: requests that start in the first seconds are
+recorded as warm-up and kept out of every statistic (:mod:`.phases`).
+
 Before any user spawns (Locust's ``init`` event, master or only process): the settings are
 checked (a bad value: a message and exit 2), one preflight ``threads.list`` must succeed (else
 a message naming URL, status and what to check, and exit 1), and with ``--seed true`` the long
@@ -27,23 +33,34 @@ import logging
 import random
 import string
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
+import gevent
+from gevent.pool import Pool
+
 from chatkit_pg.harness.vocabulary import (
+    CANCEL_TAG,
     SSE_TYPE,
     STREAM_PERCENTILES,
     STREAMING_REQUESTS,
     TIMING_PREFIXES,
     TOKENS_PREFIX,
 )
-from chatkit_pg.loadtest.scenarios.acks import AckLog, RecordLog
+from chatkit_pg.loadtest.scenarios.acks import AckLog, ArrivalLog, RecordLog
+from chatkit_pg.loadtest.scenarios.arrivals import ArrivalClock
 from chatkit_pg.loadtest.scenarios.client import ChatKitClient, RequestFailed
+from chatkit_pg.loadtest.scenarios.phases import PhaseGate
 from chatkit_pg.loadtest.scenarios.seed_http import ensure_seeded, find_threads, preflight
 from chatkit_pg.loadtest.scenarios.settings import ScenarioSettings, add_arguments
 
 logger = logging.getLogger("loadtest")
 _ACKS: AckLog | None = None
 _RECORDS: RecordLog | None = None
+_ARRIVALS: ArrivalLog | None = None
+_GATE: PhaseGate | None = None
+OPEN_LOOP_TAG = "open-loop"
 
 
 @events.init_command_line_parser.add_listener
@@ -68,12 +85,29 @@ def ack_log(environment: Any) -> AckLog:
     return _ACKS
 
 
+def phase_gate(environment: Any) -> PhaseGate:
+    """This process's warm-up gate in front of Locust's request event."""
+    global _GATE
+    if _GATE is None:
+        _GATE = PhaseGate(environment.events.request, settings_of(environment).warmup)
+    return _GATE
+
+
 def record_log(environment: Any) -> RecordLog:
-    """This process's request records (shared by its users)."""
+    """This process's request records (shared by its users), stamped with their phase."""
     global _RECORDS
     if _RECORDS is None:
-        _RECORDS = RecordLog(settings_of(environment).records_dir)
+        directory = settings_of(environment).records_dir
+        _RECORDS = RecordLog(directory, phase_gate(environment).phase_at)
     return _RECORDS
+
+
+def arrival_log(environment: Any) -> ArrivalLog:
+    """This process's open-loop arrivals (next to its request records)."""
+    global _ARRIVALS
+    if _ARRIVALS is None:
+        _ARRIVALS = ArrivalLog(settings_of(environment).records_dir)
+    return _ARRIVALS
 
 
 def _class_tags(user_class: Any) -> list[set[str]]:
@@ -82,10 +116,13 @@ def _class_tags(user_class: Any) -> list[set[str]]:
 
 def keep_classes_with_tasks(environment: Any) -> list[str]:
     """Drop the user classes ``--tags``/``--exclude-tags`` leave without a task (Locust
-    would spawn them and fail with "No tasks defined"); the names of those left."""
+    would spawn them and fail with "No tasks defined"), and the open-loop user unless
+    ``--arrival-rate`` is set; the names of those left."""
     options = environment.parsed_options
     tags = set(options.tags) if getattr(options, "tags", None) else None
     exclude = set(options.exclude_tags) if getattr(options, "exclude_tags", None) else set()
+    if not settings_of(environment).arrival_rate:
+        exclude |= {OPEN_LOOP_TAG}
 
     def runs(task_tags: set[str]) -> bool:
         return (tags is None or bool(task_tags & tags)) and not task_tags & exclude
@@ -114,7 +151,12 @@ def _configure(environment: Any, **_: Any) -> None:
     ChatKitUser.connection_timeout = settings.request_timeout
     running = keep_classes_with_tasks(environment)
     if not running:
-        _fatal("no user class has a task left after --tags/--exclude-tags", 2)
+        hint = " (the open-loop user runs only with --arrival-rate > 0)"
+        _fatal(f"no user class has a task left after --tags/--exclude-tags{hint}", 2)
+    # Locust's dispatcher reads these class attributes: one open-loop user per generator,
+    # each with an HTTP pool as large as its share of the cap.
+    OpenLoopUser.fixed_count = settings.arrival_generators
+    OpenLoopUser.concurrency = settings.arrivals_of_one_generator()[1]
     if isinstance(environment.runner, WorkerRunner) or not environment.host:
         return  # the master (or the only process) checks and seeds; workers find by title
     problem = preflight(environment.host, settings)
@@ -199,9 +241,14 @@ def _verdict(environment: Any, **_: Any) -> None:
         environment.process_exit_code = 0  # failures within --fail-ratio are accepted
 
 
+@events.test_start.add_listener
+def _begin_warmup(environment: Any, **_: Any) -> None:
+    phase_gate(environment).begin()
+
+
 @events.quit.add_listener
 def _close(**_: Any) -> None:
-    for log in (_ACKS, _RECORDS):
+    for log in (_ACKS, _RECORDS, _ARRIVALS):
         if log is not None:
             log.close()
 
@@ -216,6 +263,19 @@ def message(settings: ScenarioSettings) -> str:
     return " ".join(words)[:size].strip() or "hi"
 
 
+def converse(chatkit: ChatKitClient, settings: ScenarioSettings, pause: Callable[[], Any]) -> None:
+    """One conversation: a thread with a first message, then one to three more messages,
+    ``pause`` between them. A failed request ends it (it is already in the statistics)."""
+    try:
+        thread_id = chatkit.create_thread(message(settings)).thread_id
+        assert thread_id is not None
+        for _ in range(random.randint(1, 3)):
+            pause()
+            chatkit.add_message(thread_id, message(settings))
+    except RequestFailed:
+        pass
+
+
 class ChatKitUser(FastHttpUser):
     """Base: one identity, its ChatKit client, think time from the settings."""
 
@@ -225,8 +285,15 @@ class ChatKitUser(FastHttpUser):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.settings = settings_of(environment)
-        self.chatkit = ChatKitClient.for_user(
-            self, self.settings, self.pick_identity(), ack_log(environment),
+        self.gate = phase_gate(environment)
+        self.client.request_event = self.gate  # warm-up requests stay out of the stats
+        self.chatkit = self.client_as(self.pick_identity())
+
+    def client_as(self, identity: str) -> ChatKitClient:
+        """A ChatKit client of ``identity`` on this user's HTTP session."""
+        environment = self.environment
+        return ChatKitClient(
+            self.client, self.gate, self.settings, identity, ack_log(environment),
             record_log(environment),
         )  # fmt: skip
 
@@ -268,14 +335,7 @@ class NewConversationUser(ChatKitUser):
 
     @task
     def conversation(self) -> None:
-        try:
-            thread_id = self.chatkit.create_thread(message(self.settings)).thread_id
-            assert thread_id is not None
-            for _ in range(random.randint(1, 3)):
-                self.wait()
-                self.chatkit.add_message(thread_id, message(self.settings))
-        except RequestFailed:
-            pass  # recorded in the statistics; start over with a new thread
+        converse(self.chatkit, self.settings, self.wait)
 
 
 @tag("returning")
@@ -390,6 +450,93 @@ class ChurnUser(ChatKitUser):
             self.chatkit.update_thread(thread_id, f"renamed {random.randint(0, 999)}")
             self.chatkit.list_items(thread_id, self.settings.page_size)
             self.chatkit.delete_thread(thread_id)
+        except RequestFailed:
+            pass
+
+
+@tag(OPEN_LOOP_TAG)
+class OpenLoopUser(ChatKitUser):
+    """Starts new conversations on the arrival clock, each on a greenlet of its own as a
+    random identity, sharing this user's HTTP pool; at most its share of the cap at once.
+
+    The clock sets the pace, not the server: between arrivals this user waits in Locust's
+    own wait (so a stop ends it at once); a full pool refuses the arrival (counted); an
+    arrival the generator was too late for is skipped (counted), never fired late.
+    """
+
+    fixed_count = 1  # set per run to --arrival-generators (init)
+    weight = 0
+
+    def on_start(self) -> None:
+        rate, cap = self.settings.arrivals_of_one_generator()
+        self.clock = ArrivalClock(rate, self.settings.arrival_burstiness)
+        self.conversations = Pool(cap)
+        self.arrivals = arrival_log(self.environment)
+        now = time.time()
+        self.due = self.clock.start(now)
+        self.begun = False
+        self.arrivals.write(
+            {"event": "start", "t": now, "rate_per_s": rate, "cap": cap,
+             "burstiness": self.settings.arrival_burstiness}
+        )  # fmt: skip
+
+    def wait_time(self) -> float:
+        return max(0.0, self.due - time.time())
+
+    @task
+    def arrive(self) -> None:
+        if not self.begun:  # Locust runs a task before its first wait: that wait is the gap
+            self.begun = True
+            return
+        now = time.time()
+        started = not self.conversations.full()
+        if started:
+            self.conversations.spawn(self.conversation)
+        self.arrivals.write(
+            {"event": "arrival", "t": now, "outcome": "started" if started else "refused",
+             "phase": self.gate.phase_at(now)}
+        )  # fmt: skip
+        skipped = self.clock.skipped
+        self.due = self.clock.next_after(time.time())
+        if self.clock.skipped > skipped:
+            self.arrivals.write(
+                {"event": "skipped", "t": now, "n": self.clock.skipped - skipped,
+                 "phase": self.gate.phase_at(now)}
+            )  # fmt: skip
+
+    def conversation(self) -> None:
+        chatkit = self.client_as(random.choice(self.settings.identities()))
+        think = self.settings.think_min, self.settings.think_max
+        try:
+            converse(chatkit, self.settings, lambda: gevent.sleep(random.uniform(*think)))
+        except Exception:  # a greenlet of our own: Locust would not see it
+            logger.exception("open-loop conversation failed outside a request")
+
+    def on_stop(self) -> None:
+        # Arrivals end now (the window's end); the conversations in flight get the stop
+        # timeout to finish, as Locust's own users do, then are cut.
+        self.arrivals.write({"event": "stop", "t": time.time(), "skipped": self.clock.skipped})
+        self.conversations.join(timeout=self.environment.stop_timeout or 0)
+        self.conversations.kill(block=True, timeout=5)
+
+
+@tag(CANCEL_TAG)
+class CancellingUser(ChatKitUser):
+    """Starts a thread, hangs up on one to three replies mid-stream and reads the thread
+    back each time (:meth:`ChatKitClient.cancel_message`), then has one whole turn on it."""
+
+    weight = 1
+
+    @task
+    def cancel(self) -> None:
+        try:
+            first = self.chatkit.create_thread(message(self.settings))
+            assert first.thread_id is not None
+            for _ in range(random.randint(1, 3)):
+                self.wait()
+                self.chatkit.cancel_message(first.thread_id, message(self.settings), first)
+            self.wait()
+            self.chatkit.add_message(first.thread_id, message(self.settings))
         except RequestFailed:
             pass
 

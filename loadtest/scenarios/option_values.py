@@ -19,7 +19,7 @@ from chatkit_pg.harness.vocabulary import parse_on_off
 HEADER_NAME: Final = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
 TEMPLATE_FIELDS: Final = frozenset({"user", "token"})
 ENV_PREFIX: Final = "CHATKIT_LT_"
-Group = Literal["load", "target", "capacity"]
+Group = Literal["load", "target", "capacity", "arrivals"]
 
 
 def template_fields(template: str, option: str) -> set[str]:

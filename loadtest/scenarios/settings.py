@@ -136,6 +136,33 @@ class ScenarioSettings:
     hot_threads: int = declare(
         3, "threads the hot-thread users all post to", cli=True, group="load"
     )
+    warmup: float = declare(
+        0.0,
+        "seconds at the start whose requests go to the records as phase 'warmup' and never "
+        "into Locust's statistics (part of --run-time)",
+        cli=True, group="load", duration=True, metavar="DURATION",
+    )  # fmt: skip
+    arrival_rate: float = declare(
+        0.0,
+        "open loop: new conversations per second, all processes together (0: closed loop); "
+        "run the open-loop user (--tags open-loop)",
+        cli=True, group="arrivals", metavar="PER_S",
+    )  # fmt: skip
+    arrival_burstiness: float = declare(
+        1.0, "open loop: gamma shape of the gaps (1.0 = Poisson, < 1 burstier)", cli=True,
+        group="arrivals",
+    )  # fmt: skip
+    arrival_cap: int = declare(
+        50,
+        "open loop: conversations in flight at most, all processes together; an arrival "
+        "beyond it is refused and counted, never queued",
+        cli=True, group="arrivals",
+    )  # fmt: skip
+    arrival_generators: int = declare(
+        1,
+        "open loop: open-loop users sharing --arrival-rate and --arrival-cap (give --users "
+        "the same; chatkit-pg loadtest runs one per Locust process)",
+    )
     ack_dir: str = declare("", "write acknowledged writes here (integrity check)", web_ui=False)
     records_dir: str = declare(
         "", "write one JSON line per measured request here (requests-<host>-<pid>.jsonl)",
@@ -218,6 +245,21 @@ class ScenarioSettings:
             raise ValueError("--capacity-slo-p95-ms must be positive")
         if not 0 <= self.capacity_max_fail_ratio <= 1:
             raise ValueError("--capacity-max-fail-ratio must be within 0..1")
+        if self.warmup < 0:
+            raise ValueError(f"--warmup must be >= 0 s, got {self.warmup:g}")
+        if self.arrival_rate < 0:
+            raise ValueError(
+                f"--arrival-rate must be >= 0 (0: closed loop), got {self.arrival_rate:g}"
+            )
+        if not self.arrival_burstiness > 0:
+            raise ValueError(
+                f"--arrival-burstiness must be > 0 (1.0 = Poisson), got {self.arrival_burstiness:g}"
+            )
+        if self.arrival_generators < 1 or self.arrival_cap < self.arrival_generators:
+            raise ValueError(
+                f"need 1 <= --arrival-generators <= --arrival-cap, got {self.arrival_generators} "
+                f"and {self.arrival_cap}"
+            )
         if self.seed_thread_length < 2:
             raise ValueError("--seed-thread-length must be at least 2")
 
@@ -292,6 +334,12 @@ class ScenarioSettings:
         if self.tokens:
             return list(self.tokens)
         return [f"{self.user_prefix}-user-{n}" for n in range(self.user_pool)]
+
+    def arrivals_of_one_generator(self) -> tuple[float, int]:
+        """One open-loop user's share of the rate and of the cap (the cap rounded up, so
+        the generators together never hold fewer than ``--arrival-cap``)."""
+        generators = self.arrival_generators
+        return self.arrival_rate / generators, -(-self.arrival_cap // generators)
 
     @property
     def long_reader(self) -> str:

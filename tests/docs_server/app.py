@@ -21,6 +21,8 @@ single-``done`` message: the model's latency, for time-to-first-token checks.
 
 ``X-Plant: swap`` plants a defect for the load test to catch: each turn is processed, but
 the stream sent back is another user's last one (sessions mixed, ``cross_talk``).
+``X-Plant: drop-cancel``: a stream the client hangs up on saves nothing -- neither the
+partial assistant message nor the SDK's hidden cancellation item (``cancel_lost``).
 
 Run: ``python -m tests.docs_server.app PORT`` (127.0.0.1 only).
 """
@@ -176,6 +178,13 @@ class MemoryStore(Store[dict[str, Any]]):
 class DocsStyleServer(ChatKitServer[dict[str, Any]]):
     """``respond()`` in the shape the request's ``X-Reply-Mode`` asks for."""
 
+    async def handle_stream_cancelled(
+        self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: dict[str, Any]
+    ) -> None:
+        if context["plant"] == "drop-cancel":
+            return  # the planted defect: the cancelled turn's items are never saved
+        await super().handle_stream_cancelled(thread, pending_items, context)
+
     async def respond(
         self,
         thread: ThreadMetadata,
@@ -308,14 +317,15 @@ def create_app() -> FastAPI:
         if mode not in MODES:
             raise HTTPException(status_code=400, detail=f"unknown X-Reply-Mode {mode!r}")
         delay = float(request.headers.get("x-chunk-delay-ms", "0")) / 1000
-        context = {"user": user, "mode": mode, "delay": delay}
+        plant = request.headers.get("x-plant")
+        context = {"user": user, "mode": mode, "delay": delay, "plant": plant}
         try:
             result = await server.process(await request.body(), context)
         except NotFoundError as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
         if isinstance(result, StreamingResult):
             foreign = next((body for u, body in bodies.items() if u != user), None)
-            if request.headers.get("x-plant") == "swap" and foreign is not None:
+            if plant == "swap" and foreign is not None:
                 # A planted defect: the turn is processed, but another user's stream is sent.
                 bodies[user] = b"".join([chunk async for chunk in result])
                 return Response(content=foreign, media_type="text/event-stream")

@@ -1,4 +1,5 @@
-"""What ``chatkit-pg loadtest`` prints: the load in words, Locust's summary, the ramp."""
+"""What ``chatkit-pg loadtest`` prints: the load in words, Locust's summary, the ramp, the
+open loop and goodput, a sweep."""
 
 from __future__ import annotations
 
@@ -98,6 +99,22 @@ def print_open_loop(arrivals: dict[str, Any] | None, good: dict[str, Any] | None
             f"missed by {good['missed_by'] or 'none'}",
             flush=True,
         )
+
+
+def print_sweep(result: dict[str, Any]) -> None:
+    print(f"sweep ({result['unit']}; goodput SLO {result['slo']}):")
+    for p in result["points"]:
+
+        def ms(key: str, point: dict[str, Any] = p) -> str:
+            return "-" if point[key] is None else f"{point[key]:.0f}"
+
+        share = "-" if p["goodput_share"] is None else f"{p['goodput_share']:.1%}"
+        print(
+            f"  {p['load']:8g}  goodput {share:>6}  ttft p95 {ms('ttft_p95_ms'):>6}  "
+            f"itl p95 {ms('itl_p95_ms'):>5}  e2e p95 {ms('e2e_p95_ms'):>6} ms  "
+            f"{p['failures']} failures"
+        )
+    print(f"knee: {result['knee']['summary']}", flush=True)
 
 
 def print_load_generator(cpu: dict[str, Any] | None) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from chatkit_pg.harness.vocabulary import STREAMING_REQUESTS
 
-# The limit -> how a record gives its value (None: the record has none).
+# The limits --goodput takes; a record holds each as "<metric>_ms" (itl: its gaps).
 METRICS: Final = ("ttft", "itl", "tpot", "e2e", "ttfe")
 STREAMED_ONLY: Final = frozenset({"ttft", "itl", "tpot", "ttfe"})
 FAILED: Final = "failed"

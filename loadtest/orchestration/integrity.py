@@ -39,6 +39,7 @@ import asyncpg
 from chatkit_pg.harness.provision import to_libpq_url
 from chatkit_pg.harness.vocabulary import THREADS_ADD_USER_MESSAGE, THREADS_CREATE, THREADS_DELETE
 from chatkit_pg.loadtest.scenarios.acks import read_acks
+from chatkit_pg.loadtest.scenarios.sse import text_of
 from chatkit_pg.strategies import Guarantees, strategy_class
 
 MAX_EXAMPLES: Final = 5
@@ -236,8 +237,8 @@ def _check(name: str, problems: list[str], ok_detail: str) -> dict[str, Any]:
 
 
 def _text(document: str) -> str:
-    content = json.loads(document).get("content", [])
-    return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    """The text of a stored item's document (the stream check's own reading of an item)."""
+    return text_of(json.loads(document))
 
 
 def _assistant_sha1(document: str) -> str:

@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 from chatkit_pg.harness.results import RunFolder
-from chatkit_pg.loadtest.scenarios.acks import RECORD_GLOB, read_arrivals, read_records
+from chatkit_pg.loadtest.scenarios.acks import RECORD_GLOB, read_arrivals
 from chatkit_pg.loadtest.scenarios.settings import ScenarioSettings
 
 
@@ -19,11 +19,12 @@ def clear_logs(folder: RunFolder) -> None:
         shutil.rmtree(folder.path / logs, ignore_errors=True)
 
 
-def records_brief(folder: RunFolder) -> dict[str, Any]:
-    """What ``run.json`` says of the per-request records: where, how many, by status."""
+def records_brief(folder: RunFolder, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What ``run.json`` says of the per-request records (``records``, read from
+    ``folder``): where, how many, by status and phase."""
     directory = folder.path / RunFolder.RECORDS_DIR
     statuses, phases = Counter[str](), Counter[str]()
-    for record in read_records(directory):
+    for record in records:
         statuses[record.get("status")] += 1
         phases[record.get("phase", "measure")] += 1
     return {

@@ -143,10 +143,9 @@ class RunRecord:
 
 def from_records(folder: RunFolder, config: LoadTestConfig) -> dict[str, Any]:
     """What ``run.json`` computes from the per-request records and arrivals."""
-    directory = folder.path / RunFolder.RECORDS_DIR
-    records = list(read_records(directory))
+    records = list(read_records(folder.path / RunFolder.RECORDS_DIR))
     return {
-        "records": records_brief(folder),
+        "records": records_brief(folder, records),
         "arrivals": arrivals_brief(folder, config.scenario),
         "goodput": goodput(records, config.goodput) if config.goodput else None,
         "turns": turn_latencies(records),

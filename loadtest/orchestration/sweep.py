@@ -22,6 +22,7 @@ from typing import Any, Final, Literal
 from chatkit_pg.harness.results import RunFolder
 
 from .config import LoadTestConfig
+from .console import print_sweep
 
 SWEEP_FILE: Final = RunFolder.SWEEP_FILE
 SWEEP_DIR: Final = RunFolder.SWEEP_DIR
@@ -171,19 +172,3 @@ def run_sweep(
     if any(s == 2 for s in statuses):
         return 2
     return 1 if any(not p["requests"] for p in points) else 0
-
-
-def print_sweep(result: dict[str, Any]) -> None:
-    print(f"sweep ({result['unit']}; goodput SLO {result['slo']}):")
-    for p in result["points"]:
-
-        def ms(key: str, point: dict[str, Any] = p) -> str:
-            return "-" if point[key] is None else f"{point[key]:.0f}"
-
-        share = "-" if p["goodput_share"] is None else f"{p['goodput_share']:.1%}"
-        print(
-            f"  {p['load']:8g}  goodput {share:>6}  ttft p95 {ms('ttft_p95_ms'):>6}  "
-            f"itl p95 {ms('itl_p95_ms'):>5}  e2e p95 {ms('e2e_p95_ms'):>6} ms  "
-            f"{p['failures']} failures"
-        )
-    print(f"knee: {result['knee']['summary']}", flush=True)

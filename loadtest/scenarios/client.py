@@ -71,6 +71,7 @@ from .sse import (
     StreamCheck,
     StreamFailure,
     parse_event,
+    text_of,
 )
 
 _IDS = re.compile(r"\b(thr|msg|wf|tc|tsk|atc|shcx)_[0-9a-f]+\b")
@@ -135,13 +136,6 @@ def cut_point(reply_deltas: int, rng: random.Random | None = None) -> int:
     return (rng or random).randint(1, reply_deltas - 1)
 
 
-def _item_text(item: dict[str, Any]) -> str:
-    content = item.get("content")
-    if not isinstance(content, list):
-        return ""
-    return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-
-
 @dataclass
 class SeenText:
     """The assistant text a client has read so far: the message whose text arrived last,
@@ -158,8 +152,8 @@ class SeenText:
         kind = event["type"]
         if kind in ("thread.item.added", "thread.item.done"):
             item = event.get("item") or {}
-            if item.get("type") == ASSISTANT_MESSAGE and _item_text(item):
-                self.item_id, self.parts = item.get("id"), {0: _item_text(item)}
+            if item.get("type") == ASSISTANT_MESSAGE and text_of(item):
+                self.item_id, self.parts = item.get("id"), {0: text_of(item)}
             return
         update = event.get("update") if kind == "thread.item.updated" else None
         if not isinstance(update, dict) or update.get("type") not in (
@@ -190,7 +184,7 @@ def broken_promise(items: list[dict[str, Any]], user_message_id: str, seen: Seen
         return "the partial assistant message is not in the thread"
     if position[seen.item_id] > position[user_message_id]:
         return "the partial assistant message is before the user message"
-    if not _item_text(items[position[seen.item_id]]).startswith(seen.text):
+    if not text_of(items[position[seen.item_id]]).startswith(seen.text):
         return "the stored assistant text does not begin with the text the client read"
     return None
 
@@ -327,14 +321,7 @@ class ChatKitClient:
         body = json.dumps({"type": kind, "params": params})
         started = time.perf_counter()
         started_at = time.time()
-        with self.http.post(
-            self.settings.chatkit_path,
-            data=body,
-            headers=self.headers,
-            name=kind,
-            stream=True,
-            catch_response=True,
-        ) as resp:
+        with self._post_stream(kind, body) as resp:
             try:
                 _raise_for_status(resp)
                 length = self._read_events(resp, kind, check, started, started_at)
@@ -384,14 +371,7 @@ class ChatKitClient:
         body = json.dumps({"type": THREADS_ADD_USER_MESSAGE, "params": params})
         started, started_at = time.perf_counter(), time.time()
         name = CANCELLED_ADD_USER_MESSAGE
-        with self.http.post(
-            self.settings.chatkit_path,
-            data=body,
-            headers=self.headers,
-            name=name,
-            stream=True,
-            catch_response=True,
-        ) as resp:
+        with self._post_stream(name, body) as resp:
             try:
                 _raise_for_status(resp)
                 cancelled = self._read_until_cut(resp, check, seen, cut)
@@ -425,13 +405,8 @@ class ChatKitClient:
     def _read_until_cut(self, resp: Any, check: StreamCheck, seen: SeenText, cut: int) -> bool:
         """Read events until the user message is done and ``cut`` text deltas arrived, then
         hang up (True); False when the body ended first, the server's turn complete."""
-        parser = SSEParser()
         cutting = True
-        for chunk in _lines(resp):
-            try:
-                payloads = parser.feed(chunk)
-            except UnicodeDecodeError:
-                raise StreamFailure(INVALID_EVENT, "stream is not UTF-8") from None
+        for _, payloads in _sse_lines(resp):
             for payload in payloads:
                 event = parse_event(payload)
                 check.observe(event, time.perf_counter())
@@ -440,8 +415,6 @@ class ChatKitClient:
                 if _hang_up(resp):
                     return True
                 cutting = False  # the whole body had arrived: nothing left to cancel
-        if parser.leftover():
-            raise StreamFailure(EARLY_END, "stream ended inside an event")
         return False
 
     def read_back(self, thread_id: str, user_message_id: str, seen: SeenText) -> None:
@@ -521,20 +494,25 @@ class ChatKitClient:
     def _read_events(
         self, resp: Any, kind: str, check: StreamCheck, started: float, started_at: float
     ) -> int:
-        parser, length = SSEParser(), 0
-        for chunk in _lines(resp):
-            length += len(chunk)
-            try:
-                payloads = parser.feed(chunk)
-            except UnicodeDecodeError:
-                raise StreamFailure(INVALID_EVENT, "stream is not UTF-8") from None
+        length = 0
+        for line, payloads in _sse_lines(resp):
+            length += len(line)
             for payload in payloads:
                 if check.events == 0:
                     self._fire(f"{TTFE_PREFIX}{kind}", started, started_at, 0)
                 check.observe(parse_event(payload), time.perf_counter())
-        if parser.leftover():
-            raise StreamFailure(EARLY_END, "stream ended inside an event")
         return length
+
+    def _post_stream(self, name: str, body: str) -> Any:
+        """A streaming POST under Locust entry ``name`` (a ``with`` block: its exit reports)."""
+        return self.http.post(
+            self.settings.chatkit_path,
+            data=body,
+            headers=self.headers,
+            name=name,
+            stream=True,
+            catch_response=True,
+        )
 
     def _fire(
         self,
@@ -578,6 +556,23 @@ def _lines(resp: Any) -> Iterator[bytes]:
         raise StreamFailure(EARLY_END, f"connection closed mid-stream ({failure})") from None
     if tail:
         yield tail
+
+
+def _sse_lines(resp: Any) -> Iterator[tuple[bytes, list[str]]]:
+    """Each line of the body with the SSE payloads it completed.
+
+    Raises:
+        StreamFailure: ``invalid_event`` for a body that is not UTF-8; ``early_end`` when the
+            body ends inside an event.
+    """
+    parser = SSEParser()
+    for line in _lines(resp):
+        try:
+            yield line, parser.feed(line)
+        except UnicodeDecodeError:
+            raise StreamFailure(INVALID_EVENT, "stream is not UTF-8") from None
+    if parser.leftover():
+        raise StreamFailure(EARLY_END, "stream ended inside an event")
 
 
 def _hang_up(resp: Any) -> bool:

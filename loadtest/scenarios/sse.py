@@ -104,7 +104,8 @@ PART_DONE: Final = "assistant_message.content_part.done"
 ITEM_EVENTS: Final = ("thread.item.added", "thread.item.done", "thread.item.replaced")
 
 
-def _text_of(item: dict[str, Any]) -> str:
+def text_of(item: dict[str, Any]) -> str:
+    """The text of an item's content parts (an assistant or user message)."""
     content = item.get("content")
     if not isinstance(content, list):
         return ""
@@ -189,19 +190,19 @@ class StreamCheck:
         if self.thread_id and item.get("thread_id") not in (None, self.thread_id):
             raise StreamFailure(CROSS_TALK, f"{kind} for another thread")
         item_type = item["type"]
-        if item_type == ASSISTANT_MESSAGE and self.first_token_at is None and _text_of(item):
+        if item_type == ASSISTANT_MESSAGE and self.first_token_at is None and text_of(item):
             self.first_token_at = now  # the assistant message arrived whole
         self._known_items[item["id"]] = item_type
         if kind != "thread.item.done":
             return
         self.done_items.append((item["id"], item_type))
         if item_type == "user_message" and self.user_message_id is None:
-            if self.sent_text is not None and _text_of(item).strip() != self.sent_text.strip():
+            if self.sent_text is not None and text_of(item).strip() != self.sent_text.strip():
                 raise StreamFailure(CROSS_TALK, "the user message is not the text this user sent")
             self.user_message_id = item["id"]
         elif item_type == ASSISTANT_MESSAGE and self.assistant_message_id is None:
             self.assistant_message_id = item["id"]
-            self.assistant_text = _text_of(item)
+            self.assistant_text = text_of(item)
 
     def _update(self, event: dict[str, Any], now: float) -> None:
         item_id, update = event.get("item_id"), event.get("update")

@@ -14,11 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import random
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,13 +28,13 @@ from chatkit.types import (
 
 from chatkit_pg import PostgresStore
 from chatkit_pg.harness.items import user_message
-from chatkit_pg.harness.provision import PostgresServer, free_port
+from chatkit_pg.harness.provision import PostgresServer
 from chatkit_pg.harness.vocabulary import CANCEL_READ_BACK, CANCELLED_ADD_USER_MESSAGE
 from chatkit_pg.loadtest.orchestration.integrity import check_integrity
 from chatkit_pg.loadtest.scenarios.acks import read_records
 from chatkit_pg.loadtest.scenarios.client import SeenText, broken_promise, cut_point
 
-from .test_docs_server import IDENTITY, PATH, ROOT, locust
+from .test_docs_server import IDENTITY, PATH, locust
 from .test_smoke import run_loadtest
 
 SLOW_STREAM = ("--header", "X-Reply-Mode: streamed", "--header", "X-Chunk-Delay-Ms: 40")
@@ -155,31 +150,6 @@ async def test_integrity_catches_each_broken_cancel(database_dsn: str, tmp_path:
 # -- under load: the docs-style server (not ours), and our own with the integrity check -------
 
 
-@pytest.fixture(scope="module")
-def docs_server() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.docs_server.app", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the docs-style server did not start") from None
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
 def _cancel_load(url: str, out: Path, *plant: str) -> tuple[int, list[dict[str, Any]], int]:
     """Locust's exit status, the records and the ``cancel_lost`` failures of a cancel run."""
     done, _ = locust(
@@ -195,9 +165,9 @@ def _cancel_load(url: str, out: Path, *plant: str) -> tuple[int, list[dict[str, 
 
 @pytest.mark.slow
 def test_cancelled_streams_keep_the_promise_on_the_docs_server(
-    docs_server: str, tmp_path: Path
+    docs_url: str, tmp_path: Path
 ) -> None:
-    status, records, lost = _cancel_load(docs_server, tmp_path)
+    status, records, lost = _cancel_load(docs_url, tmp_path)
     cut = [r for r in records if r["type"] == CANCELLED_ADD_USER_MESSAGE and r.get("cancelled")]
     read_backs = [r for r in records if r["type"] == CANCEL_READ_BACK]
     assert status == 0 and lost == 0
@@ -210,10 +180,8 @@ def test_cancelled_streams_keep_the_promise_on_the_docs_server(
 
 
 @pytest.mark.slow
-def test_a_server_that_drops_the_cancel_fails_as_cancel_lost(
-    docs_server: str, tmp_path: Path
-) -> None:
-    status, records, lost = _cancel_load(docs_server, tmp_path, "--header", "X-Plant: drop-cancel")
+def test_a_server_that_drops_the_cancel_fails_as_cancel_lost(docs_url: str, tmp_path: Path) -> None:
+    status, records, lost = _cancel_load(docs_url, tmp_path, "--header", "X-Plant: drop-cancel")
     failed = [r for r in records if r["type"] == CANCEL_READ_BACK and r["status"] == "failed"]
     assert status == 1 and lost > 0
     assert failed and all(r["failure"] == "cancel_lost" for r in failed)

@@ -19,23 +19,31 @@ from pathlib import Path
 import pytest
 
 from chatkit_pg.loadtest.scenarios.acks import read_arrivals, read_records
-from tests.loadtest.test_docs_server import FAST, IDENTITY, PATH, docs_url, locust
+from tests.loadtest.test_docs_server import FAST, IDENTITY, PATH, locust
 
 pytestmark = pytest.mark.slow
-__all__ = ["docs_url"]  # the module-scoped server fixture, shared
 
 OPEN_LOOP = ("--chatkit-path", PATH, *IDENTITY, "--tags", "open-loop", "-u", "1", "-r", "1")
+
+
+def open_loop(
+    docs_url: str, out: Path, *args: str, seconds: int
+) -> tuple[dict[str, dict[str, str]], Path]:
+    """One open-loop Locust run that must succeed: its statistics and its records folder."""
+    records = out / "requests"
+    done, stats = locust(
+        docs_url, out, *OPEN_LOOP, *args, "--records-dir", str(records), seconds=seconds
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return stats, records
 
 
 def test_warmup_requests_are_recorded_apart_and_never_counted(
     docs_url: str, tmp_path: Path
 ) -> None:
-    records = tmp_path / "requests"
-    done, stats = locust(
-        docs_url, tmp_path, *OPEN_LOOP, "--arrival-rate", "8", "--warmup", "2",
-        "--records-dir", str(records), seconds=5,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
+    stats, records = open_loop(
+        docs_url, tmp_path, "--arrival-rate", "8", "--warmup", "2", seconds=5
+    )
     phases = Counter((r["type"], r["phase"]) for r in read_records(records))
     warmup, measure = phases[("threads.create", "warmup")], phases[("threads.create", "measure")]
     assert warmup >= 3 and measure > 0, phases
@@ -52,12 +60,9 @@ def test_warmup_requests_are_recorded_apart_and_never_counted(
 
 
 def test_a_full_cap_refuses_arrivals_and_never_exceeds_it(docs_url: str, tmp_path: Path) -> None:
-    records = tmp_path / "requests"
-    done, _ = locust(
-        docs_url, tmp_path, *OPEN_LOOP, "--arrival-rate", "30", "--arrival-cap", "1",
-        "--records-dir", str(records), seconds=4,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
+    _, records = open_loop(
+        docs_url, tmp_path, "--arrival-rate", "30", "--arrival-cap", "1", seconds=4
+    )
     outcomes = Counter(a.get("outcome") for a in read_arrivals(records) if a["event"] == "arrival")
     assert outcomes["refused"] > 0 and outcomes["started"] > 0, outcomes
     spans: dict[str, list[float]] = defaultdict(list)

@@ -87,6 +87,7 @@ class LoadTest:
     html_report: str | None = None  # relative path, linked not embedded
     verify: dict[str, Any] | None = None  # remote runs' --verify (integrity over HTTP)
     capacity: dict[str, Any] | None = None  # --find-capacity: the ramp's steps and verdict
+    sweep: dict[str, Any] | None = None  # --sweep-rates/--sweep-users: points and the knee
     flat: bool = False  # Locust's files sat in the folder itself, not in loadtest/
     # As the run recorded them, or (``*_derived``) as the recorder's code gives them for an
     # older run that did not (:mod:`.recorded`): the report says which.
@@ -353,8 +354,12 @@ def _loadtest(results: Results) -> LoadTest | None:
             results.missing.append(RunFolder.LOADTEST_DIR + "/")
             return None
         folder, flat = results.folder, True  # `locust --csv DIR/prefix` straight into it
+    sweep = _sweep(results.folder / RunFolder.SWEEP_FILE)
     prefix = _locust_prefix(folder)
     stats = folder / f"{prefix}_stats.csv"
+    if sweep is not None and not stats.exists():
+        # A sweep's own folder: each point's Locust files and run.json are in its folder.
+        return LoadTest(sweep=sweep)
     lt = LoadTest(
         stats=_optional_csv(results, stats, ("Type", "Name")),
         history=_optional_csv(
@@ -364,6 +369,7 @@ def _loadtest(results: Results) -> LoadTest | None:
         exceptions=_optional_csv(results, folder / f"{prefix}_exceptions.csv", ("Count",)),
     )
     lt.flat = flat
+    lt.sweep = sweep
     lt.run = _optional_json(results, RunFolder.LOADTEST_RUN_FILE) if not flat else None
     integrity_path = results.folder / RunFolder.INTEGRITY_FILE
     if integrity_path.exists():
@@ -390,6 +396,22 @@ def _loadtest(results: Results) -> LoadTest | None:
     if html.exists():
         lt.html_report = str(html.relative_to(results.folder))
     return lt
+
+
+def _sweep(path: Path) -> dict[str, Any] | None:
+    """``sweep.json``: ``{"kind", "unit", "slo", "points": [{"load", "goodput_share", ...}],
+    "knee": {"target", "load", "summary"}}``, or None when there is none."""
+    if not path.exists():
+        return None
+    sweep = read_json(path)
+    for point in _list_of_objects(path, sweep, "points"):
+        for key in ("load", "goodput_share"):
+            if key not in point:
+                raise ReportInputError(f"{path}: a point without {key!r}")
+    knee = _object(path, sweep.get("knee"), "knee")
+    if not isinstance(knee.get("summary"), str):
+        raise ReportInputError(f"{path}: 'knee' without its 'summary' sentence")
+    return sweep
 
 
 def _locust_prefix(folder: Path) -> str:

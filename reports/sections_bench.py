@@ -10,7 +10,7 @@ from chatkit_pg.harness.results import RunFolder
 from . import figures_index, figures_limit, figures_pagination, figures_strategy
 from .document import Note, Paragraph, Section, Table, missing_note
 from .load import Results
-from .sections_load import capacity_derived_note
+from .sections_load import capacity_derived_note, sweep_sentence
 from .verdict import IndexVerdict, StrategyVerdict, index_rule_text, strategy_rule_text
 
 
@@ -30,6 +30,8 @@ def verdict_section(
     lt = results.loadtest
     if lt is not None and lt.capacity_summary is not None:
         section.add(Paragraph(f"Load test, {lt.capacity_summary}."), capacity_derived_note(lt))
+    if lt is not None and lt.sweep is not None:
+        section.add(Paragraph(f"Capacity sweep: {sweep_sentence(lt.sweep)}."))
     section.add(by_id.get("verdict"))
     section.add(
         Paragraph(strategy_rule_text(sv.reason is not None)),

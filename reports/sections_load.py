@@ -4,10 +4,12 @@ are shown as recorded; one derived for an older run is said to be so."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from chatkit_pg.harness.results import RunFolder
 
-from . import figures_load
-from .document import Note, Paragraph, Section, Table, missing_note
+from . import figures_load, figures_sweep
+from .document import Block, Note, Paragraph, Section, Table, missing_note
 from .load import LoadTest, Results
 
 
@@ -21,15 +23,57 @@ def capacity_derived_note(lt: LoadTest) -> Note | None:
     )
 
 
+def sweep_sentence(sweep: dict[str, Any]) -> str:
+    """The knee as sweep.json states it, with the SLO it was held to."""
+    slo = sweep.get("slo") or {}
+    limits = ", ".join(f"{k} <= {v:g} ms" for k, v in slo.items())
+    return f"{sweep['knee']['summary']} (SLO {limits})" if limits else sweep["knee"]["summary"]
+
+
+def _goodput_text(good: dict[str, Any]) -> str:
+    share, rate = good.get("share"), good.get("rate_per_s")
+    shown = "-" if share is None else f"{share:.1%}"
+    text = f"Goodput at SLO {good.get('slo_text')} (ms): {shown} of {good.get('requests')} requests"
+    if rate is not None:
+        text += f", {rate:g} requests/s"
+    if good.get("turns"):
+        turns = good.get("turns_share")
+        text += f"; {'-' if turns is None else f'{turns:.1%}'} of {good['turns']} streamed turns"
+    return text + "."
+
+
+def _arrivals_text(arrivals: dict[str, Any]) -> str:
+    return (
+        f"Open loop: {arrivals.get('rate_per_s')} conversations/s offered (burstiness "
+        f"{arrivals.get('burstiness')}, cap {arrivals.get('cap')}), "
+        f"{arrivals.get('achieved_rate_per_s')}/s achieved; {arrivals.get('started')} started, "
+        f"{arrivals.get('refused')} refused at the cap, {arrivals.get('skipped')} skipped."
+    )
+
+
+def sweep_part(lt: LoadTest, results: Results, by_id: dict[str, Table]) -> list[Block | None]:
+    """The sweep's sentence, figure and table (empty without a sweep)."""
+    if lt.sweep is None:
+        return []
+    return [
+        Paragraph(f"**Capacity sweep: {sweep_sentence(lt.sweep)}**."),
+        figures_sweep.sweep_goodput(lt, results.folder),
+        by_id.get("load_sweep"),
+    ]
+
+
 def target(results: Results) -> str:
     lt = results.loadtest
     run = (lt.run if lt else None) or {}
     if run.get("host"):
         return str(run["host"])
-    stage = ((results.conditions or {}).get("stages") or {}).get("loadtest") or {}
+    stages = (results.conditions or {}).get("stages") or {}
+    stage = stages.get("loadtest") or stages.get("sweep") or {}
     if stage.get("host"):
         return str(stage["host"])
-    return "our server on PostgresStore" if run else "a ChatKit server (Locust's files only)"
+    if run or (lt and lt.sweep is not None):
+        return "our server on PostgresStore"
+    return "a ChatKit server (Locust's files only)"
 
 
 def _shape_text(results: Results) -> str | None:
@@ -60,10 +104,18 @@ def load_section(results: Results, by_id: dict[str, Table]) -> Section:
     if lt is None:
         section.add(missing_note(results.missing, RunFolder.LOADTEST_DIR + "/"))
         return section
+    section.add(*sweep_part(lt, results, by_id))
+    if lt.sweep is not None and lt.run is None:
+        return section  # a sweep's own folder: each point is a run of its own
     section.add(Paragraph(f"Target: {target(results)}."))
     shape = _shape_text(results)
     if shape:
         section.add(Paragraph(shape))
+    run = lt.run or {}
+    if isinstance(run.get("arrivals"), dict):
+        section.add(Paragraph(_arrivals_text(run["arrivals"])), by_id.get("load_arrivals"))
+    if isinstance(run.get("goodput"), dict):
+        section.add(Paragraph(_goodput_text(run["goodput"])), by_id.get("load_goodput"))
     if lt.capacity is not None:
         section.add(
             Paragraph(f"**{lt.capacity_summary}**."),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from .document import Table
 from .load import Results
 from .tables_conditions import key_value_table
+from .tables_goodput import arrivals_table, goodput_table, sweep_table
 from .tables_index import (
     index_comparison_table,
     index_read_table,
@@ -74,6 +75,9 @@ def all_tables(results: Results, sv: StrategyVerdict, iv: IndexVerdict) -> dict[
                 integrity_table(lt),
                 capacity_table(lt),
                 load_generator_table(lt),
+                goodput_table(lt),
+                arrivals_table(lt),
+                sweep_table(lt),
             )
             if lt
             else ()

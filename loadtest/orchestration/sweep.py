@@ -167,6 +167,7 @@ def run_sweep(
     }
     folder.write_json(SWEEP_FILE, result, folder.record_conditions("sweep", {
         "kind": sweep.kind, "loads": list(sweep.loads), "target": sweep.target,
+        "host": config.host,
     }))  # fmt: skip
     print_sweep(result)
     if any(s == 2 for s in statuses):

@@ -61,6 +61,7 @@ from chatkit_pg.harness.vocabulary import (
 )
 
 from .acks import AckLog, RecordLog
+from .ownership import Ownership
 from .settings import ScenarioSettings
 from .sse import (
     ASSISTANT_MESSAGE,
@@ -77,6 +78,8 @@ from .sse import (
 _IDS = re.compile(r"\b(thr|msg|wf|tc|tsk|atc|shcx)_[0-9a-f]+\b")
 # The SDK saves a cancelled turn's items after it notices the hang-up, in the server's own
 # time: the read-back polls for them this long (doubling pauses from the first), then fails.
+# Every stream of this Locust process claims the ids it shows (cross_talk across streams).
+OWNERS: Final = Ownership()
 CANCEL_READ_BACK_S: Final = 5.0
 READ_BACK_FIRST_PAUSE_S: Final = 0.05
 READ_BACK_PAGE: Final = 20  # the newest items: the cancelled turn is the thread's last
@@ -317,6 +320,8 @@ class ChatKitClient:
             require_assistant=self.settings.require_assistant,
             expect_created=kind == THREADS_CREATE,
             sent_text=sent if self.settings.check_echo else None,
+            user=self.user,
+            owners=OWNERS,
         )
         body = json.dumps({"type": kind, "params": params})
         started = time.perf_counter()
@@ -365,7 +370,10 @@ class ChatKitClient:
                   "thread_id": thread_id}  # fmt: skip
         self.acks.write({"op": "attempt", **record})
         check = StreamCheck(
-            thread_id=thread_id, sent_text=text if self.settings.check_echo else None
+            thread_id=thread_id,
+            sent_text=text if self.settings.check_echo else None,
+            user=self.user,
+            owners=OWNERS,
         )
         seen = SeenText()
         body = json.dumps({"type": THREADS_ADD_USER_MESSAGE, "params": params})

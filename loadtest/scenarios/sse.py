@@ -14,7 +14,8 @@ Pure Python (no Locust, no I/O), so the rules are unit-tested on their own:
   is not a JSON object with a ``type`` or that contradicts the protocol (``invalid_event``:
   an item without an id, an update of an item the stream never named), another conversation
   in this stream (``cross_talk``: an item or ``thread.updated`` of another thread, a second
-  ``thread.created``, a user message that is not the text this request sent), a
+  ``thread.created``, a user message that is not the text this request sent, a thread another
+  user's stream had or an item another thread's had -- :mod:`.ownership`), a
   stream without the user message the request sent (``early_end``), and -- only when
   ``require_assistant`` is on -- a turn without an assistant message (``no_reply``).
 * It also notes when the first assistant text arrived (the first non-empty text delta, or an
@@ -36,6 +37,8 @@ from chatkit_pg.harness.vocabulary import (
     INVALID_EVENT,
     NO_REPLY,
 )
+
+from .ownership import Ownership
 
 
 class StreamFailure(Exception):
@@ -131,6 +134,9 @@ class StreamCheck:
         expect_created: the request creates a thread (``thread.created`` must come).
         sent_text: the text of the user message the request sent; the stream's user message
             must echo it (None: not checked).
+        user: who asked; with ``owners``, the ids this stream shows must not be another
+            user's thread or another thread's items (:mod:`.ownership`).
+        owners: the process's :class:`~.ownership.Ownership` (None: not checked).
     """
 
     thread_id: str | None = None
@@ -146,6 +152,8 @@ class StreamCheck:
     require_assistant: bool = False
     expect_created: bool = False
     sent_text: str | None = None
+    user: str | None = None
+    owners: Ownership | None = None
     _known_items: dict[str, str] = field(default_factory=dict)
 
     def observe(self, event: dict[str, Any], now: float = 0.0) -> None:
@@ -170,6 +178,8 @@ class StreamCheck:
             if self.thread_id and thread["id"] != self.thread_id:
                 raise StreamFailure(CROSS_TALK, f"{kind} for another thread")
             self.thread_id = thread["id"]
+            if self.owners is not None and self.user is not None:
+                self._owned(self.owners.claim_thread(thread["id"], self.user), kind)
         elif kind in ITEM_EVENTS:
             self._item_event(kind, event, now)
         elif kind == "thread.item.updated":
@@ -189,6 +199,8 @@ class StreamCheck:
             raise StreamFailure(INVALID_EVENT, f"{kind} without item.type")
         if self.thread_id and item.get("thread_id") not in (None, self.thread_id):
             raise StreamFailure(CROSS_TALK, f"{kind} for another thread")
+        if self.owners is not None and self.thread_id:
+            self._owned(self.owners.claim_item(item["id"], self.thread_id), kind)
         item_type = item["type"]
         if item_type == ASSISTANT_MESSAGE and self.first_token_at is None and text_of(item):
             self.first_token_at = now  # the assistant message arrived whole
@@ -203,6 +215,11 @@ class StreamCheck:
         elif item_type == ASSISTANT_MESSAGE and self.assistant_message_id is None:
             self.assistant_message_id = item["id"]
             self.assistant_text = text_of(item)
+
+    @staticmethod
+    def _owned(reason: str | None, kind: str) -> None:
+        if reason is not None:
+            raise StreamFailure(CROSS_TALK, f"{kind}: {reason}")
 
     def _update(self, event: dict[str, Any], now: float) -> None:
         item_id, update = event.get("item_id"), event.get("update")

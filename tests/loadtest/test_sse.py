@@ -7,6 +7,7 @@ import json
 import pytest
 
 from chatkit_pg.harness.vocabulary import CROSS_TALK, NO_REPLY
+from chatkit_pg.loadtest.scenarios.ownership import Ownership
 from chatkit_pg.loadtest.scenarios.sse import (
     EARLY_END,
     ERROR_EVENT,
@@ -221,3 +222,34 @@ def test_the_echo_of_the_users_own_message_passes() -> None:
     unchecked = StreamCheck(thread_id="thr_1")  # --check-echo false
     unchecked.observe(_user_done("thr_1", "rewritten by the server"))
     assert unchecked.user_message_id == "msg_u"
+
+
+def _read(check: StreamCheck, events: list[dict]) -> StreamCheck:
+    for e in events:
+        check.observe(e)
+    check.finish()
+    return check
+
+
+def test_another_users_stream_is_cross_talk_even_when_its_text_matches() -> None:
+    """A server that sends user B's create stream to A: each stream alone is well formed,
+    and with the echo unchecked only the ids B's stream claimed give it away."""
+    owners = Ownership()
+    _read(StreamCheck(expect_created=True, user="b", owners=owners), complete_stream())
+    _read(StreamCheck(expect_created=True, user="b", owners=owners), complete_stream())  # B again
+    with pytest.raises(StreamFailure, match="thread thr_1 belongs to another user") as info:
+        _read(StreamCheck(expect_created=True, user="a", owners=owners), complete_stream())
+    assert info.value.kind == CROSS_TALK
+    renamed = [{"type": "thread.created", "thread": {"id": "thr_2"}}] + [
+        {**e, "item": {**e["item"], "thread_id": "thr_2"}} for e in complete_stream()[1:]
+    ]
+    with pytest.raises(StreamFailure, match="item msg_u belongs to another thread"):
+        _read(StreamCheck(expect_created=True, user="a", owners=owners), renamed)
+
+
+def test_ownership_forgets_the_oldest_ids_past_its_limit() -> None:
+    owners = Ownership(limit=2)
+    for n in range(3):
+        assert owners.claim_item(f"msg_{n}", "thr_1") is None
+    assert owners.claim_item("msg_0", "thr_2") is None  # forgotten
+    assert owners.claim_item("msg_2", "thr_2") == "item msg_2 belongs to another thread"

@@ -8,7 +8,8 @@
 Users (weight, tag): new conversation (4, new), returning user (3, returning), long-thread
 reader (1, long), hot thread (2, hot), churn (1, churn). Pick with ``--tags``/
 ``--exclude-tags`` (classes left without tasks are dropped) or by class name. Settings:
-:mod:`.settings`.
+:mod:`.settings`. The cancelling user (1, cancel: hangs up mid-stream, then reads the thread
+back) runs only when ``--tags`` names ``cancel``.
 
 Open loop (tag ``open-loop``, only with ``--arrival-rate`` > 0): one user per generator
 starts new conversations on an arrival clock (:mod:`.arrivals`) whatever the server's pace,
@@ -116,13 +117,16 @@ def _class_tags(user_class: Any) -> list[set[str]]:
 
 def keep_classes_with_tasks(environment: Any) -> list[str]:
     """Drop the user classes ``--tags``/``--exclude-tags`` leave without a task (Locust
-    would spawn them and fail with "No tasks defined"), and the open-loop user unless
-    ``--arrival-rate`` is set; the names of those left."""
+    would spawn them and fail with "No tasks defined"), the open-loop user unless
+    ``--arrival-rate`` is set and the cancelling user unless ``--tags`` names ``cancel``;
+    the names of those left."""
     options = environment.parsed_options
     tags = set(options.tags) if getattr(options, "tags", None) else None
     exclude = set(options.exclude_tags) if getattr(options, "exclude_tags", None) else set()
     if not settings_of(environment).arrival_rate:
         exclude |= {OPEN_LOOP_TAG}
+    if tags is None or CANCEL_TAG not in tags:
+        exclude |= {CANCEL_TAG}  # hanging up is asked for, never part of the default mix
 
     def runs(task_tags: set[str]) -> bool:
         return (tags is None or bool(task_tags & tags)) and not task_tags & exclude

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from chatkit_pg.harness.provision import free_port
+from chatkit_pg.harness.vocabulary import CANCELLED_ADD_USER_MESSAGE
 from chatkit_pg.loadtest.orchestration.run import LOCUST_CONF, LOCUSTFILE
 
 pytestmark = pytest.mark.slow
@@ -69,6 +70,7 @@ def test_every_reply_shape_runs_clean(docs_url: str, tmp_path: Path, mode: str) 
     assert int(stats["Aggregated"]["Failure Count"]) == 0, log[-3000:]
     for name in ("threads.create", "threads.add_user_message", "threads.list", "items.list"):
         assert int(stats[name]["Request Count"]) > 0, name
+    assert CANCELLED_ADD_USER_MESSAGE not in stats  # hanging up runs only with --tags cancel
     ttft = "ttft threads.add_user_message"
     assert (ttft in stats) == (mode in WITH_TEXT), sorted(stats)
     if mode in ("streamed", "single_done"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -60,3 +61,38 @@ def test_dockerfile_installs_the_package() -> None:
     ]
     for folder in package_dirs.values():  # every folder the chatkit_pg namespace maps
         assert f"COPY {folder} ./{folder}" in text
+
+
+def header_commands() -> list[str]:
+    """The ``docker compose`` commands in the file's header comment."""
+    header = []
+    for line in (ROOT / "docker-compose.yml").read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        header.append(line.lstrip("#").strip())
+    return [line for line in header if "docker compose " in line and not line.startswith("open")]
+
+
+def test_the_header_commands_are_the_readmes() -> None:
+    readme = (ROOT / "loadtest" / "README.md").read_text()
+    commands = header_commands()
+    assert len(commands) == 3, commands
+    for command_line in commands:
+        assert f"\n{command_line}" in readme, command_line
+
+
+def test_locust_settings_reach_master_and_workers() -> None:
+    """Headless runs set LOCUST_* and CHATKIT_LT_* in the shell: both services pass the same
+    names through, and every CHATKIT_LT_* one is a setting of the locustfile."""
+    from chatkit_pg.loadtest.scenarios.option_values import env_name
+    from chatkit_pg.loadtest.scenarios.settings import declared
+
+    services = compose()["services"]
+    passed = services["master"]["environment"]
+    assert passed == services["worker"]["environment"]
+    assert all("=" not in name for name in passed)  # unset in the shell: unset in Locust
+    known = {env_name(setting) for setting in declared()}
+    ours = {name for name in passed if name.startswith("CHATKIT_LT_")}
+    assert ours and ours <= known, ours - known
+    used = " ".join(header_commands())
+    assert all(name in passed for name in re.findall(r"\b((?:LOCUST|CHATKIT_LT)_[A-Z_]+)=", used))

@@ -11,6 +11,7 @@ from chatkit_pg.harness.results import RunFolder
 from . import figures_load, figures_sweep
 from .document import Block, Note, Paragraph, Section, Table, missing_note
 from .load import LoadTest, Results
+from .tables_goodput import interval_text
 
 
 def capacity_derived_note(lt: LoadTest) -> Note | None:
@@ -33,6 +34,9 @@ def sweep_sentence(sweep: dict[str, Any]) -> str:
 def _goodput_text(good: dict[str, Any]) -> str:
     share, rate = good.get("share"), good.get("rate_per_s")
     shown = "-" if share is None else f"{share:.1%}"
+    interval = interval_text(good.get("share_ci95"))
+    if interval:
+        shown += f" (95% CI {interval}%)"
     text = f"Goodput at SLO {good.get('slo_text')} (ms): {shown} of {good.get('requests')} requests"
     if rate is not None:
         text += f", {rate:g} requests/s"

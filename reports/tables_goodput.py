@@ -13,6 +13,13 @@ def _percent(share: Any) -> float | None:
     return None if share is None else round(100.0 * share, 2)
 
 
+def interval_text(interval: Any) -> str | None:
+    """``[0.984, 0.992]`` as ``98.4-99.2``; None for no interval."""
+    if not isinstance(interval, list) or len(interval) != 2:
+        return None
+    return f"{100 * interval[0]:.1f}-{100 * interval[1]:.1f}"
+
+
 def _missed_text(missed_by: Any) -> str:
     if not isinstance(missed_by, dict) or not missed_by:
         return ""
@@ -104,6 +111,7 @@ def sweep_table(lt: LoadTest) -> Table | None:
                 point.get("requests"),
                 point.get("failures"),
                 _percent(share),
+                interval_text(point.get("goodput_share_ci95")),
                 point.get("goodput_rate_per_s"),
                 _percent(point.get("turns_share")),
                 point.get("ttft_p95_ms"),
@@ -124,6 +132,7 @@ def sweep_table(lt: LoadTest) -> Table | None:
             Column("Requests", "int"),
             Column("Failures", "int", better="lower"),
             Column("Goodput %", "float", better="higher"),
+            Column("95% CI"),
             Column("Goodput /s", "float", better="higher"),
             Column("Turns goodput %", "float", better="higher"),
             Column("p95 ttft (ms)", "ms", better="lower"),
@@ -136,6 +145,8 @@ def sweep_table(lt: LoadTest) -> Table | None:
         rows=rows,
         caption="Each load is a whole run in its own folder (loadtest/sweep/<load>/, with its "
         "run.json and Locust files). Achieved /s: conversations started per second (open "
-        "loop). Percentiles are of the measured turns' records, nearest rank; itl over every "
+        "loop). 95% CI: the Wilson interval of the goodput share from the count of requests "
+        "alone (the requests of one run are not independent, so the spread between runs is "
+        "wider). Percentiles are of the measured turns' records, nearest rank; itl over every "
         "gap. Locust CPU: the busiest Locust process's p95 (near 100%, Locust is the limit).",
     )

@@ -93,6 +93,9 @@ def print_open_loop(arrivals: dict[str, Any] | None, good: dict[str, Any] | None
         )
     if good:
         share = "-" if good["share"] is None else f"{good['share']:.1%}"
+        if good.get("share_ci95"):
+            low, high = good["share_ci95"]
+            share += f" (95% CI {low:.1%}-{high:.1%})"
         rate = "-" if good["rate_per_s"] is None else f"{good['rate_per_s']:g}/s"
         print(
             f"goodput ({good['slo_text']}): {share} of {good['requests']} requests ({rate}); "

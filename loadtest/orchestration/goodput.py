@@ -17,6 +17,7 @@ is per second of the measured window: first start to last end.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any, Final
@@ -103,6 +104,24 @@ def _share(met: int, total: int) -> float | None:
     return round(met / total, 4) if total else None
 
 
+Z_95: Final = 1.959964
+
+
+def share_interval(met: int, total: int) -> list[float] | None:
+    """The 95% Wilson score interval of the share ``met / total`` (``[low, high]``).
+
+    Goodput near a 99% target moves by tenths of a percent between runs of the same load;
+    the interval says whether a share below the target is below it beyond the counting
+    noise of that many requests (Wilson's, not the normal one: it stays inside 0..1 and
+    holds near 100%)."""
+    if not total:
+        return None
+    p, z2 = met / total, Z_95 * Z_95
+    centre = (p + z2 / (2 * total)) / (1 + z2 / total)
+    half = Z_95 * math.sqrt(p * (1 - p) / total + z2 / (4 * total * total)) / (1 + z2 / total)
+    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
+
+
 def goodput(records: Iterable[dict[str, Any]], limits: dict[str, float]) -> dict[str, Any]:
     """What ``run.json`` says of goodput: the limits, the requests that met them (share and
     per second), per request type, and why the others missed (their first missed limit)."""
@@ -128,6 +147,7 @@ def goodput(records: Iterable[dict[str, Any]], limits: dict[str, float]) -> dict
         "requests": len(kept),
         "met": met,
         "share": _share(met, len(kept)),
+        "share_ci95": share_interval(met, len(kept)),
         "rate_per_s": round(met / window, 3) if window else None,
         "turns": turns,
         "turns_met": turns_met,

@@ -87,6 +87,7 @@ def point_row(sweep: Sweep, load: float, run: dict[str, Any], status: int) -> di
         "requests": run.get("locust_requests", 0),
         "failures": run.get("locust_failures", 0),
         "goodput_share": good.get("share"),
+        "goodput_share_ci95": good.get("share_ci95"),
         "goodput_rate_per_s": good.get("rate_per_s"),
         "turns_share": good.get("turns_share"),
         "missed_by": good.get("missed_by"),
@@ -127,6 +128,12 @@ def knee(sweep: Sweep, points: list[dict[str, Any]]) -> dict[str, Any]:
         if broke is not None:
             shown = "-" if broke["goodput_share"] is None else f"{broke['goodput_share']:.1%}"
             summary += f"; at {broke['load']:g} goodput fell to {shown}"
+            interval = broke.get("goodput_share_ci95")
+            if interval and interval[1] >= sweep.target:
+                summary += (
+                    f" (95% CI {interval[0]:.1%}-{interval[1]:.1%}: within the counting "
+                    f"noise of {target}, repeat or lengthen that load to tell)"
+                )
         else:
             summary += f" (the highest load swept; the knee is above {held['load']:g})"
     return {

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from chatkit_pg.loadtest.orchestration.goodput import goodput, missed, parse_goodput, percentile
+from chatkit_pg.loadtest.orchestration.goodput import (
+    goodput,
+    missed,
+    parse_goodput,
+    percentile,
+    share_interval,
+)
 from chatkit_pg.loadtest.orchestration.sweep import Sweep, knee, parse_loads
 from chatkit_pg.loadtest.scenarios.phases import PhaseGate
 
@@ -96,6 +102,26 @@ def test_the_knee_is_the_last_load_at_target_before_the_first_below() -> None:
     assert top["load"] == 8 and "above 8" in top["summary"]
     none = knee(Sweep("users", (5, 10)), [point(5, None), point(10, 1.0)])
     assert none["load"] is None and "5 users" in none["summary"]
+
+
+def test_the_share_interval_is_wilsons() -> None:
+    assert share_interval(99, 100) == [0.9455, 0.9982]  # the textbook values
+    assert share_interval(0, 10) == [0.0, 0.2775]
+    assert share_interval(10, 10)[1] == 1.0
+    assert share_interval(0, 0) is None
+    # The docs-style server at 32 conversations/s, run twice: 99.3% once, 98.9% once.
+    low, high = share_interval(3019, 3054)
+    assert low < 0.989 < 0.99 < high
+
+
+def test_a_knee_within_the_counting_noise_says_so() -> None:
+    sweep = Sweep("rates", (16, 32))
+    near = {**point(32, 0.9885), "goodput_share_ci95": share_interval(3019, 3054)}
+    found = knee(sweep, [point(16, 1.0), near])
+    assert found["load"] == 16  # the rule stays the share against the target
+    assert "(95% CI 98.4%-99.2%: within the counting noise of 99%" in found["summary"]
+    far = {**point(32, 0.9), "goodput_share_ci95": share_interval(2700, 3000)}
+    assert "noise" not in knee(sweep, [point(16, 1.0), far])["summary"]
 
 
 def test_a_sweep_names_what_is_wrong() -> None:

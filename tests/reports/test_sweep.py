@@ -84,7 +84,9 @@ def test_one_run_shows_its_goodput_and_arrivals(swept: Path) -> None:
                        "refused": 2, "skipped": 0, "achieved_rate_per_s": 3.87}  # fmt: skip
     (point / RunFolder.LOADTEST_RUN_FILE).write_text(json.dumps(run))
     markdown = build(point).markdown.read_text()
-    assert "Goodput at SLO ttft=500,e2e=2000 (ms): 65.0% of 20 requests" in markdown
+    assert "Goodput at SLO ttft=500,e2e=2000 (ms): 65.0% (95% CI 43.3-81.9%) of 20 requests" in (
+        markdown
+    )
     assert "Missed, by the first limit missed: e2e 7." in markdown
     assert "3.87/s achieved; 58 started, 2 refused at the cap" in markdown
 

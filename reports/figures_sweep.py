@@ -45,6 +45,17 @@ def sweep_goodput(lt: LoadTest, folder: Path) -> Figure | None:
     top.set_ylabel("goodput (% of requests)")
     top.set_ylim(top=101)
     top.grid(True, alpha=0.3)
+    achieved = [p.get("achieved_rate_per_s") for p in points]
+    handles, labels = top.get_legend_handles_labels()
+    legend_axis = top
+    if any(a is not None for a in achieved):  # open loop: what the server was really sent
+        rate = top.twinx()
+        rate.plot(loads, achieved, "^:", color="grey", label=f"achieved ({unit})")
+        rate.set_ylabel(f"achieved ({unit})")
+        rate.set_ylim(bottom=0)
+        extra = rate.get_legend_handles_labels()
+        handles, labels = handles + extra[0], labels + extra[1]
+        legend_axis = rate  # drawn last, so the legend stays above every line
     latencies: list[float] = []
     for n, (key, label) in enumerate(P95_LINES.items()):
         ys = [p.get(key) for p in points]
@@ -68,7 +79,7 @@ def sweep_goodput(lt: LoadTest, folder: Path) -> Figure | None:
     for point in points:
         if point["load"] == broken and point.get("goodput_share") is not None:
             top.plot([broken], [100 * point["goodput_share"]], "X", color=PALETTE[3], ms=11)
-    top.legend(loc="lower left", fontsize="small")
+    legend_axis.legend(handles, labels, loc="lower left", fontsize="small", framealpha=0.9)
     bottom.legend(loc="upper left", fontsize="small")
     fig.suptitle(f"Capacity sweep: goodput and p95 per load (SLO {_slo_text(sweep)})")
     caption = (

@@ -29,6 +29,7 @@ recorded, the failure ratio exceeds ``--fail-ratio`` or a ``--slo-p95`` is broke
 # Locust first: its import monkey-patches the standard library for gevent.
 from locust import FastHttpUser, events, tag, task
 from locust.runners import WorkerRunner
+from locust.stats import CSV_STATS_INTERVAL_SEC
 
 import logging
 import random
@@ -61,6 +62,10 @@ _ACKS: AckLog | None = None
 _RECORDS: RecordLog | None = None
 _ARRIVALS: ArrivalLog | None = None
 _GATE: PhaseGate | None = None
+# Locust's CSV writer rewrites the stats files every CSV_STATS_INTERVAL_SEC and is not
+# flushed at exit, so the requests of the last second (users finishing during the stop)
+# were missing from them; a master or lone process writing CSVs waits for one more write.
+_FLUSH_CSV_AT_QUIT = False
 OPEN_LOOP_TAG = "open-loop"
 
 
@@ -153,6 +158,9 @@ def _configure(environment: Any, **_: Any) -> None:
     ChatKitUser.insecure = not settings.tls_verify
     ChatKitUser.network_timeout = settings.request_timeout
     ChatKitUser.connection_timeout = settings.request_timeout
+    global _FLUSH_CSV_AT_QUIT
+    writes_csv = bool(getattr(environment.parsed_options, "csv_prefix", None))
+    _FLUSH_CSV_AT_QUIT = writes_csv and not isinstance(environment.runner, WorkerRunner)
     running = keep_classes_with_tasks(environment)
     if not running:
         hint = " (the open-loop user runs only with --arrival-rate > 0)"
@@ -252,6 +260,8 @@ def _begin_warmup(environment: Any, **_: Any) -> None:
 
 @events.quit.add_listener
 def _close(**_: Any) -> None:
+    if _FLUSH_CSV_AT_QUIT:
+        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.25)  # the users have stopped: final numbers
     for log in (_ACKS, _RECORDS, _ARRIVALS):
         if log is not None:
             log.close()

@@ -113,11 +113,7 @@ def knee(sweep: Sweep, points: list[dict[str, Any]]) -> dict[str, Any]:
             broke = point
             break
         held = point
-    target = (
-        f"{sweep.target:.0%}"
-        if sweep.target * 100 == int(sweep.target * 100)
-        else str(sweep.target)
-    )
+    target = f"{round(sweep.target * 100, 4):g}%"  # 99%, 99.5%, 99.95%
     if held is None:
         summary = (
             f"goodput was below {target} already at the lowest load "

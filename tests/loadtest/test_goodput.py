@@ -100,6 +100,8 @@ def test_the_knee_is_the_last_load_at_target_before_the_first_below() -> None:
     assert found["summary"] == "2 conversations/s at 99% goodput; at 4 goodput fell to 90.0%"
     top = knee(sweep, [point(n, 1.0) for n in (1, 2, 4, 8)])
     assert top["load"] == 8 and "above 8" in top["summary"]
+    strict = knee(Sweep("rates", (1, 2), target=0.995), [point(1, 1.0), point(2, 0.99)])
+    assert strict["summary"].startswith("1 conversations/s at 99.5% goodput;")
     none = knee(Sweep("users", (5, 10)), [point(5, None), point(10, 1.0)])
     assert none["load"] is None and "5 users" in none["summary"]
 

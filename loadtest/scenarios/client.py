@@ -250,13 +250,7 @@ class ChatKitClient:
         body = json.dumps({"type": kind, "params": params})
         started, started_at = time.perf_counter(), time.time()
         thread_id = params.get("thread_id")
-        with self.http.post(
-            self.settings.chatkit_path,
-            data=body,
-            headers=self.headers,
-            name=kind,
-            catch_response=True,
-        ) as resp:
+        with self._post(kind, body) as resp:
             try:
                 _raise_for_status(resp)
                 try:
@@ -326,7 +320,7 @@ class ChatKitClient:
         body = json.dumps({"type": kind, "params": params})
         started = time.perf_counter()
         started_at = time.time()
-        with self._post_stream(kind, body) as resp:
+        with self._post(kind, body, stream=True) as resp:
             try:
                 _raise_for_status(resp)
                 length = self._read_events(resp, kind, check, started, started_at)
@@ -379,7 +373,7 @@ class ChatKitClient:
         body = json.dumps({"type": THREADS_ADD_USER_MESSAGE, "params": params})
         started, started_at = time.perf_counter(), time.time()
         name = CANCELLED_ADD_USER_MESSAGE
-        with self._post_stream(name, body) as resp:
+        with self._post(name, body, stream=True) as resp:
             try:
                 _raise_for_status(resp)
                 cancelled = self._read_until_cut(resp, check, seen, cut)
@@ -456,9 +450,7 @@ class ChatKitClient:
         body = json.dumps({"type": ITEMS_LIST, "params": params})
         # Not entered as a block: Locust reports a catch_response request when its block
         # exits, so the polls stay out of the statistics (the read-back is one entry).
-        resp = self.http.post(
-            self.settings.chatkit_path, data=body, headers=self.headers, catch_response=True
-        )
+        resp = self._post(None, body)
         _raise_for_status(resp)
         try:
             page = json.loads(resp.content or b"")
@@ -511,14 +503,15 @@ class ChatKitClient:
                 check.observe(parse_event(payload), time.perf_counter())
         return length
 
-    def _post_stream(self, name: str, body: str) -> Any:
-        """A streaming POST under Locust entry ``name`` (a ``with`` block: its exit reports)."""
+    def _post(self, name: str | None, body: str, *, stream: bool = False) -> Any:
+        """A ChatKit POST under Locust entry ``name``; entered as a ``with`` block, its exit
+        reports it (``catch_response``). ``stream``: the body is read as it arrives."""
         return self.http.post(
             self.settings.chatkit_path,
             data=body,
             headers=self.headers,
             name=name,
-            stream=True,
+            stream=stream,
             catch_response=True,
         )
 

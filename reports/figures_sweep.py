@@ -9,6 +9,7 @@ from typing import Any, Final
 from .document import Figure
 from .figures import PALETTE, log_if_wide, plt, save
 from .load import LoadTest
+from .tables_goodput import slo_limits_text
 
 # sweep.json point key -> label of its line on the latency panel.
 P95_LINES: Final = {
@@ -81,7 +82,8 @@ def sweep_goodput(lt: LoadTest, folder: Path) -> Figure | None:
             top.plot([broken], [100 * point["goodput_share"]], "X", color=PALETTE[3], ms=11)
     legend_axis.legend(handles, labels, loc="lower left", fontsize="small", framealpha=0.9)
     bottom.legend(loc="upper left", fontsize="small")
-    fig.suptitle(f"Capacity sweep: goodput and p95 per load (SLO {_slo_text(sweep)})")
+    slo = slo_limits_text(sweep) or "none given"
+    fig.suptitle(f"Capacity sweep: goodput and p95 per load (SLO {slo})")
     caption = (
         "The green line is the knee: the highest load at the target with every load below "
         "it. Dashed lines below: the SLO limit of the metric of the same colour. Goodput "
@@ -90,8 +92,3 @@ def sweep_goodput(lt: LoadTest, folder: Path) -> Figure | None:
     if broken is not None:
         caption += f" The red X is the first load below the target ({broken:g} {unit})."
     return save(fig, folder, "sweep_goodput", "Capacity sweep: goodput and p95 per load", caption)
-
-
-def _slo_text(sweep: dict[str, Any]) -> str:
-    slo = sweep.get("slo") or {}
-    return ", ".join(f"{k} <= {v:g} ms" for k, v in slo.items()) if slo else "none given"

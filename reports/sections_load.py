@@ -11,7 +11,7 @@ from chatkit_pg.harness.results import RunFolder
 from . import figures_load, figures_sweep
 from .document import Block, Note, Paragraph, Section, Table, missing_note
 from .load import LoadTest, Results
-from .tables_goodput import interval_text
+from .tables_goodput import interval_text, slo_limits_text
 
 
 def capacity_derived_note(lt: LoadTest) -> Note | None:
@@ -26,8 +26,7 @@ def capacity_derived_note(lt: LoadTest) -> Note | None:
 
 def sweep_sentence(sweep: dict[str, Any]) -> str:
     """The knee as sweep.json states it, with the SLO it was held to."""
-    slo = sweep.get("slo") or {}
-    limits = ", ".join(f"{k} <= {v:g} ms" for k, v in slo.items())
+    limits = slo_limits_text(sweep)
     return f"{sweep['knee']['summary']} (SLO {limits})" if limits else sweep["knee"]["summary"]
 
 

@@ -13,6 +13,12 @@ def _percent(share: Any) -> float | None:
     return None if share is None else round(100.0 * share, 2)
 
 
+def slo_limits_text(sweep: dict[str, Any]) -> str | None:
+    """A sweep's SLO as ``ttft <= 500 ms, e2e <= 2000 ms``; None when it recorded none."""
+    slo = sweep.get("slo") or {}
+    return ", ".join(f"{k} <= {v:g} ms" for k, v in slo.items()) or None
+
+
 def interval_text(interval: Any) -> str | None:
     """``[0.984, 0.992]`` as ``98.4-99.2``; None for no interval."""
     if not isinstance(interval, list) or len(interval) != 2:
